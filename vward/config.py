@@ -1,0 +1,112 @@
+"""All configuration, from environment variables prefixed ``VWARD_``, in one place.
+
+Each process builds its ``Settings`` once with :func:`get_settings` and passes it down; nothing else reads
+``os.environ``. Defaults suit the local platform started by ``vward up``; in production mode the secrets
+have no usable defaults and startup refuses to run without them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-not-a-secret"
+
+
+class Settings(BaseSettings):
+    """Runtime settings; see README "Configuration" for the meaning of each."""
+
+    model_config = SettingsConfigDict(env_prefix="VWARD_", env_file=None, extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    state_dir: Path = Path(".vward")
+
+    # PostgreSQL / TimescaleDB
+    database_url: str = "postgresql://vward:vward@127.0.0.1:55432/vward"
+    db_pool_max: int = 10
+
+    # Redis
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    alert_stream: str = "vward:alerts"
+    alert_stream_maxlen: int = 100_000
+
+    # MQTT broker
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 51883
+    mqtt_ingest_username: str = "vward-ingest"
+    mqtt_ingest_password: str = DEV_SECRET
+    mqtt_loadgen_password: str = DEV_SECRET
+    mqtt_client_id: str = "vward-ingest-0"
+    mqtt_shared_group: str | None = "ingest"
+    mqtt_keepalive_s: int = 30
+
+    # Ingest
+    ingest_batch_max_readings: int = 5000
+    ingest_batch_max_wait_s: float = 0.2
+    ingest_max_payload_bytes: int = 256 * 1024
+    ingest_late_window: timedelta = timedelta(hours=72)
+    ingest_future_tolerance: timedelta = timedelta(minutes=2)
+    ingest_device_cache_ttl_s: float = 15.0
+    ingest_metrics_port: int = 9101
+    readings_retention_days: int = 400
+    readings_compress_after_days: int = 7
+    partitions_ahead_days: int = 3
+
+    # NEWS2 and alerting
+    news2_freshness_window: timedelta = timedelta(minutes=60)
+    trend_rise_threshold: int = 2
+    trend_baseline_window: timedelta = timedelta(hours=24)
+    # Response targets per risk band: (acknowledge within, clinical response within).
+    target_high_ack: timedelta = timedelta(minutes=5)
+    target_high_response: timedelta = timedelta(minutes=30)
+    target_medium_ack: timedelta = timedelta(minutes=15)
+    target_medium_response: timedelta = timedelta(minutes=60)
+    target_low_medium_ack: timedelta = timedelta(minutes=30)
+    target_low_medium_response: timedelta = timedelta(hours=2)
+    escalation_reminder_interval: timedelta = timedelta(minutes=5)
+    hub_tick_s: float = 5.0
+    hub_consumer_group: str = "hub"
+    hub_consumer_name: str = "hub-0"
+    vapid_private_key_path: Path | None = None
+    vapid_subject: str = "mailto:hub@vward.invalid"
+
+    # Clinician web UI
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    session_secret: str = DEV_SECRET
+    session_max_age_s: int = Field(default=12 * 3600, gt=0)
+    cookie_secure: bool = False
+
+    # Simulator (demo credentials are derived from this secret; real devices get issued ones)
+    sim_device_secret: str = DEV_SECRET
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.mode == "production":
+            weak = [
+                name
+                for name in ("mqtt_ingest_password", "mqtt_loadgen_password", "session_secret", "sim_device_secret")
+                if getattr(self, name) == DEV_SECRET
+            ]
+            if weak:
+                raise ValueError(f"production mode needs real secrets for: {', '.join(weak)}")
+        return self
+
+
+def broker_service_accounts(settings: Settings) -> dict[str, str]:
+    """The broker's non-device users and their passwords (their rights are in the ACL)."""
+    return {
+        settings.mqtt_ingest_username: settings.mqtt_ingest_password,
+        "vward-loadgen": settings.mqtt_loadgen_password,
+    }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

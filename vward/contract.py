@@ -1,0 +1,78 @@
+"""The MQTT contract between home devices and ingest: topic names and the JSON payload, versioned in the topic.
+
+A message on ``vward/v1/devices/{device_id}/readings`` carries either one reading::
+
+    {"measured_at": "2026-11-23T08:15:00Z", "spo2": 94, "hr": 88}
+
+or a batch a device buffered while offline (or a wearable's recent samples)::
+
+    {"readings": [{"measured_at": "...", "rr": 18, "hr": 90}, ...]}
+
+Values are in clinical units: breaths/min, %, mmHg, beats/min, °C; ``on_oxygen`` true or false;
+``consciousness`` one of A, C, V, P, U (ACVPU). Each reading carries its own measurement time (UTC, ISO 8601).
+The bounds below are what a living patient can plausibly produce; anything outside is quarantined, not scored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+TOPIC_PREFIX = "vward/v1/devices"
+READINGS_TOPIC_FILTER = f"{TOPIC_PREFIX}/+/readings"
+DEVICE_ID_PATTERN = re.compile(r"^(?!vward-)[a-z0-9][a-z0-9-]{2,63}$")
+_TOPIC_RE = re.compile(rf"^{re.escape(TOPIC_PREFIX)}/([^/]+)/readings$")
+MAX_READINGS_PER_MESSAGE = 3600
+
+VITAL_FIELDS: tuple[str, ...] = ("rr", "spo2", "sbp", "dbp", "hr", "temp", "on_oxygen", "consciousness")
+
+
+def readings_topic(device_id: str) -> str:
+    return f"{TOPIC_PREFIX}/{device_id}/readings"
+
+
+def device_id_from_topic(topic: str) -> str | None:
+    """The device id in a readings topic, or None if the topic is not one."""
+    match = _TOPIC_RE.match(topic)
+    return match.group(1) if match and DEVICE_ID_PATTERN.match(match.group(1)) else None
+
+
+class Reading(BaseModel):
+    """One moment's measurements from one device; at least one vital sign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    measured_at: AwareDatetime
+    rr: Annotated[float, Field(ge=1, le=80)] | None = None
+    spo2: Annotated[float, Field(ge=40, le=100)] | None = None
+    sbp: Annotated[float, Field(ge=40, le=300)] | None = None
+    dbp: Annotated[float, Field(ge=15, le=200)] | None = None
+    hr: Annotated[float, Field(ge=20, le=300)] | None = None
+    temp: Annotated[float, Field(ge=25, le=45)] | None = None
+    on_oxygen: bool | None = None
+    consciousness: Literal["A", "C", "V", "P", "U"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Reading:
+        if all(getattr(self, name) is None for name in VITAL_FIELDS):
+            raise ValueError("a reading must carry at least one vital sign")
+        if self.sbp is not None and self.dbp is not None and self.dbp >= self.sbp:
+            raise ValueError("diastolic pressure must be below systolic")
+        return self
+
+
+class ReadingBatch(BaseModel):
+    """Readings a device buffered, each with its own measurement time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    readings: Annotated[list[Reading], Field(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)]
+
+
+def encode_readings(readings: list[dict[str, object]]) -> bytes:
+    """The payload a device publishes: a bare reading when there is one, else a batch."""
+    body: object = readings[0] if len(readings) == 1 else {"readings": readings}
+    return json.dumps(body, separators=(",", ":")).encode()

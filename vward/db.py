@@ -1,0 +1,56 @@
+"""PostgreSQL access shared by every process: connections, the migration runner and the storage mode."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from importlib import resources
+
+import psycopg
+from yoyo import get_backend, read_migrations
+
+from vward.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection:
+    return psycopg.connect(settings.database_url, autocommit=autocommit)
+
+
+def _yoyo_url(database_url: str) -> str:
+    scheme, rest = database_url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else database_url
+
+
+def migrate(settings: Settings) -> list[str]:
+    """Applies the ordered SQL migrations not yet recorded in the database; returns the ids applied."""
+    backend = get_backend(_yoyo_url(settings.database_url))
+    migrations = read_migrations(str(resources.files("vward") / "migrations"))
+    try:
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()
+    return [m.id for m in pending]
+
+
+def storage_mode(conn: psycopg.Connection) -> str:
+    """'timescaledb' (hypertable) or 'partitioned' (PostgreSQL declarative daily partitions)."""
+    row = conn.execute("SELECT vward_storage_mode()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def maintain_readings(conn: psycopg.Connection, settings: Settings, *, first_day: date | None = None) -> None:
+    """Creates upcoming partitions and applies retention (or the TimescaleDB policies); safe to call often."""
+    conn.execute(
+        "SELECT vward_maintain_readings(%(first)s, %(ahead)s, %(retention)s, %(compress)s)",
+        {
+            "first": first_day or date.today(),
+            "ahead": settings.partitions_ahead_days,
+            "retention": settings.readings_retention_days,
+            "compress": settings.readings_compress_after_days,
+        },
+    )

@@ -1,0 +1,207 @@
+"""Runs the platform's own PostgreSQL, Redis and Mosquitto from Debian's packages, on private ports.
+
+Both ``vward up`` (the local platform, state under ``.vward/``) and the test suite (a temporary directory,
+free ports) start their services through this module, so tests run against exactly what users run.
+Each server is a detached process with its data, config, log and pid file under one directory.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vward.mqtt_auth import write_broker_files, write_password_file
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started or stopped."""
+
+
+@dataclass(frozen=True)
+class ServicePorts:
+    postgres: int
+    redis: int
+    mqtt: int
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _run_as(user: str, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Runs a server tool as ``user`` when we are root (initdb and mosquitto refuse or drop root)."""
+    cmd = ["runuser", "-u", user, "--", *args] if _as_root() else args
+    done = subprocess.run(cmd, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    if done.returncode != 0:
+        raise ServiceError(f"{Path(args[0]).name} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done
+
+
+def _chown(path: Path, user: str) -> None:
+    if _as_root():
+        shutil.chown(path, user, user)
+        for child in path.rglob("*"):
+            shutil.chown(child, user, user)
+
+
+def postgres_bindir() -> Path:
+    """The newest PostgreSQL server installed from Debian's packages."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
+    if not candidates:
+        raise ServiceError("PostgreSQL server not installed (apt-get install postgresql)")
+    return Path(candidates[-1]).parent
+
+
+def timescaledb_installed() -> bool:
+    """Whether the TimescaleDB extension is installed for the PostgreSQL in use."""
+    libdir = subprocess.run(
+        [str(postgres_bindir() / "pg_config"), "--pkglibdir"], capture_output=True, text=True
+    ).stdout.strip() or str(postgres_bindir().parent / "lib")
+    return bool(glob.glob(f"{libdir}/timescaledb*.so"))
+
+
+def _pid_alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def _wait_for(check: object, what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise ServiceError(f"{what} did not become ready within {timeout_s:.0f} s")
+
+
+def start_postgres(base: Path, port: int, *, user: str, password: str, database: str) -> None:
+    """Initialises (once) and starts PostgreSQL under ``base/postgres``, preloading TimescaleDB if installed."""
+    bindir = postgres_bindir()
+    data = base / "postgres"
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        data.chmod(0o700)
+        pwfile = base / "pgpass.init"
+        pwfile.write_text(password + "\n")
+        _chown(data, "postgres")
+        _chown(pwfile, "postgres")
+        try:
+            _run_as("postgres", [str(bindir / "initdb"), "-D", str(data), "-U", user, f"--pwfile={pwfile}",
+                                 "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"])
+        finally:
+            pwfile.unlink()
+        preload = "timescaledb" if timescaledb_installed() else ""
+        settings = [
+            f"port = {port}", "listen_addresses = '127.0.0.1'", f"unix_socket_directories = '{data}'",
+            f"shared_preload_libraries = '{preload}'", "max_connections = 200", "shared_buffers = 256MB",
+            "wal_compression = on", "max_wal_size = 2GB", "log_min_messages = warning",
+        ]
+        if preload:
+            settings.append("timescaledb.telemetry_level = off")
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.write("\n# vward\n" + "\n".join(settings) + "\n")
+    if _pid_alive(data / "postmaster.pid"):
+        return
+    _run_as("postgres", [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
+                         "-o", f"-p {port}", "-w", "-t", "60", "start"])
+    created = subprocess.run(
+        [str(bindir / "psql"), "-h", str(data), "-p", str(port), "-U", user, "-d", "postgres", "-tAc",
+         f"SELECT 1 FROM pg_database WHERE datname = '{database}'"], capture_output=True, text=True, check=True)
+    if created.stdout.strip() != "1":
+        subprocess.run([str(bindir / "createdb"), "-h", str(data), "-p", str(port), "-U", user, database],
+                       check=True, capture_output=True)
+
+
+def stop_postgres(base: Path) -> None:
+    data = base / "postgres"
+    if _pid_alive(data / "postmaster.pid"):
+        _run_as("postgres", [str(postgres_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+
+
+def start_redis(base: Path, port: int) -> None:
+    """Starts Redis on loopback; it carries notifications only, so it keeps nothing on disk."""
+    rdir = base / "redis"
+    rdir.mkdir(parents=True, exist_ok=True)
+    if _pid_alive(rdir / "redis.pid"):
+        return
+    subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(rdir),
+                    "--daemonize", "yes", "--pidfile", str(rdir / "redis.pid"), "--logfile", str(rdir / "redis.log"),
+                    "--save", "", "--appendonly", "no", "--protected-mode", "yes"], check=True)
+    _wait_for(lambda: _pid_alive(rdir / "redis.pid"), "Redis")
+    _wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                                     text=True).stdout.strip() == "PONG", "Redis")
+
+
+def stop_redis(base: Path) -> None:
+    _stop_pidfile(base / "redis" / "redis.pid")
+
+
+def mosquitto_dir(base: Path) -> Path:
+    return base / "mosquitto"
+
+
+def start_mosquitto(base: Path, port: int, *, service_accounts: dict[str, str],
+                    device_password_hashes: dict[str, str]) -> None:
+    """Starts Mosquitto with persistence, per-device passwords and the topic ACL (see deploy/mosquitto)."""
+    mdir = mosquitto_dir(base)
+    (mdir / "data").mkdir(parents=True, exist_ok=True)
+    write_broker_files(mdir, port=port, service_accounts=service_accounts, device_password_hashes=device_password_hashes)
+    _chown(mdir, "mosquitto")
+    if _pid_alive(mdir / "mosquitto.pid"):
+        return
+    # As root it drops to the mosquitto user, which owns mdir; with -d it exits silently otherwise.
+    subprocess.run(["mosquitto", "-d", "-c", str(mdir / "mosquitto.conf")], check=True, cwd=mdir)
+    _wait_for(lambda: _pid_alive(mdir / "mosquitto.pid"), "Mosquitto")
+    _wait_for(lambda: _port_open(port), "Mosquitto")
+
+
+def reload_mosquitto(base: Path) -> None:
+    """Makes the broker re-read its password file and ACL (after a device is added or its password rotated)."""
+    pid = _pid_alive(mosquitto_dir(base) / "mosquitto.pid")
+    if pid:
+        os.kill(pid, signal.SIGHUP)
+
+
+def stop_mosquitto(base: Path) -> None:
+    _stop_pidfile(mosquitto_dir(base) / "mosquitto.pid")
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop_pidfile(pidfile: Path, timeout_s: float = 20.0) -> None:
+    pid = _pid_alive(pidfile)
+    if not pid:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+def sync_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> None:
+    """Rewrites the broker's password file from the devices table and makes the broker reload it."""
+    rows = conn.execute("SELECT id, mqtt_password_hash FROM devices ORDER BY id").fetchall()  # type: ignore[attr-defined]
+    write_password_file(mosquitto_dir(base), service_accounts=service_accounts,
+                        device_password_hashes=dict(rows))
+    reload_mosquitto(base)
