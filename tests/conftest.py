@@ -71,7 +71,8 @@ def settings(test_services: TestServices) -> Settings:
 
 
 _DATA_TABLES = (
-    "readings", "quarantine", "observation_state", "audit_log", "devices", "admissions", "patients",
+    "readings", "quarantine", "observation_state", "audit_log", "alert_events", "alert_notes", "alerts",
+    "push_subscriptions", "devices", "admissions", "patients",
     "user_wards", "users", "wards",
 )
 
