@@ -168,10 +168,11 @@ def _first_invalid(columns: dict[str, np.ndarray]) -> str:
     level = columns["consciousness"]
     checks = [
         ("scale", ~np.isin(columns["scale"], (1, 2)), "is not 1 or 2"),
-        ("on_oxygen", ~(np.isnan(oxygen) | (oxygen == 0.0) | (oxygen == 1.0)), "is not 0.0, 1.0 or NaN"),
-        ("consciousness", ~(np.isnan(level) | np.isin(level, (0.0, 1.0, 2.0, 3.0, 4.0))), "is not 0..4 or NaN"),
+        ("on_oxygen", ~(np.isnan(oxygen) | np.isin(oxygen, (0.0, 1.0))), "is not 0.0, 1.0 or NaN"),
+        ("consciousness", ~(np.isnan(level) | np.isin(level, (0, 1, 2, 3, 4))), "is not a code 0..4 or NaN"),
     ]
-    checks += [(name, np.isinf(columns[name]), "is infinite") for name in ("rr", "spo2", "sbp", "pulse", "temp")]
+    for name in ("rr", "spo2", "sbp", "pulse", "temp"):
+        checks.append((name, np.isinf(columns[name]), "is infinite; use NaN for not measured"))
     found = [(int(np.argmax(mask)), name, reason) for name, mask, reason in checks if mask.any()]
     row, name, reason = min(found)
     return f"row {row}: {name} = {columns[name][row]!r} {reason}"

@@ -1,0 +1,76 @@
+"""When a scored observation set raises or escalates an alert: pure functions, no I/O.
+
+Raise when the (possibly partial) set is low-medium (a single parameter scored 3), medium (total ≥ 5) or
+high (≥ 7); an incomplete set's partial total is a floor of the true one, so it counts. Below those, a
+``trend`` alert is raised when the total is at least the patient's own baseline plus
+``settings.trend_rise_threshold``. The baseline is the median NEWS2 total of that admission's *complete*
+readings measured in the ``trend_baseline_window`` before this set, and only exists when there are at
+least ``TREND_MIN_BASELINE_SETS`` of them (a few readings are no baseline). One open alert per admission:
+a strictly higher risk escalates it; the same or a lower risk raises nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from alerting.model import risk_rank
+
+TREND_MIN_BASELINE_SETS = 6
+RAISING_RISKS = ("low-medium", "medium", "high")
+
+
+@dataclass(frozen=True)
+class LatestSet:
+    """The current observation set of one admission, just scored."""
+
+    admission_id: int
+    observed_at: datetime  # measurement time of the newest reading in the set
+    total: int  # partial total (a floor) when incomplete
+    risk: str  # one of RISK_LEVELS, from the (partial) total and single-parameter 3s
+    complete: bool
+    sub_scores: tuple[int | None, ...]  # 7, order of news2.PARAMETERS, None = missing/stale
+
+
+@dataclass(frozen=True)
+class Raise:
+    trigger: str
+    risk: str
+
+
+@dataclass(frozen=True)
+class Escalate:
+    risk: str
+
+
+Decision = Raise | Escalate | None
+
+
+def trigger_for(latest: LatestSet, baseline: float | None, rise_threshold: int) -> str | None:
+    """What about this set raises an alert on its own, or None."""
+    if latest.risk in ("medium", "high"):
+        return "news2"
+    if latest.risk == "low-medium":
+        return "single_parameter"
+    if is_trend(latest.total, baseline, rise_threshold):
+        return "trend"
+    return None
+
+
+def is_trend(total: int, baseline: float | None, rise_threshold: int) -> bool:
+    return baseline is not None and total >= baseline + rise_threshold
+
+
+def needs_baseline(latest: LatestSet, open_risk: str | None) -> bool:
+    """Only a low set with no open alert can be decided by the trend, so only then is the baseline read."""
+    return latest.risk not in RAISING_RISKS and open_risk is None
+
+
+def decide(latest: LatestSet, *, open_risk: str | None, baseline: float | None, rise_threshold: int) -> Decision:
+    """Raise a new alert, escalate the open one (whose risk is ``open_risk``), or do nothing."""
+    trigger = trigger_for(latest, baseline, rise_threshold)
+    if open_risk is not None:
+        if latest.risk in RAISING_RISKS and risk_rank(latest.risk) > risk_rank(open_risk):
+            return Escalate(latest.risk)
+        return None
+    return Raise(trigger, latest.risk) if trigger is not None else None

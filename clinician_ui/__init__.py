@@ -1,0 +1,1 @@
+"""The clinician web app: alert hub, patients, admissions against bed capacity, administration."""

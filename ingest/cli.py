@@ -1,0 +1,36 @@
+"""``vward ingest``: one ingest process; run several with different ``--index`` to share the load."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+from ingest import metrics as metrics_mod
+from ingest.worker import IngestWorker
+from vward import db
+from vward.config import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@click.command("ingest")
+@click.option("--index", default=0, show_default=True, type=click.IntRange(0, 999),
+              help="Process number: fixes the MQTT client id (and session) and offsets the metrics port.")
+@click.option("--leave", is_flag=True, help="On exit, unsubscribe and drain (scaling down for good).")
+def ingest_command(index: int, leave: bool) -> None:
+    """Subscribe to device readings, validate, score, store; ack after commit."""
+    settings = get_settings()
+    with db.connect(settings) as conn:
+        log.info("readings storage: %s", db.storage_mode(conn))
+    client_id = f"{settings.mqtt_client_id.rsplit('-', 1)[0]}-{index}"
+    metrics = metrics_mod.IngestMetrics()
+    if settings.ingest_metrics_port:
+        metrics_mod.serve(metrics, "127.0.0.1", settings.ingest_metrics_port + index)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    IngestWorker(settings, metrics=metrics, client_id=client_id).run(stop, leave=leave)
+    log.info("ingest %s stopped cleanly", client_id)
