@@ -1,1 +1,1 @@
-"""NEWS2 early-warning scoring of vital signs, and the tools that apply it."""
+"""Alerting: NEWS2 scoring of observation sets, and the alerts raised and followed up from the scores."""

@@ -13,103 +13,77 @@ Effects are data; the runners in ``actions``/``raising``/``hub`` write them to P
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from alerting.errors import InvalidAction, InvalidTransition
+from alerting.events import (
+    Acknowledge,
+    AddNote,
+    Effect,
+    Event,
+    Record,
+    Resolve,
+    Respond,
+    RiskIncreased,
+    SaveNote,
+    Snooze,
+    Tick,
+    Unsnooze,
+)
 from alerting.model import RESPONSE_KINDS, Alert, Targets, risk_rank
+
+__all__ = [
+    "MAX_SNOOZE",
+    "Acknowledge",
+    "AddNote",
+    "Effect",
+    "Event",
+    "Record",
+    "Resolve",
+    "Respond",
+    "RiskIncreased",
+    "SaveNote",
+    "Snooze",
+    "Tick",
+    "Unsnooze",
+    "raise_alert",
+    "transition",
+]
 
 MAX_SNOOZE = timedelta(hours=24)
 MAX_NOTE_CHARS = 4000
 
 
-@dataclass(frozen=True)
-class Acknowledge:
-    actor_id: int
-
-
-@dataclass(frozen=True)
-class AddNote:
-    actor_id: int
-    body: str
-
-
-@dataclass(frozen=True)
-class Respond:
-    actor_id: int
-    kind: str
-
-
-@dataclass(frozen=True)
-class Resolve:
-    actor_id: int
-
-
-@dataclass(frozen=True)
-class Snooze:
-    actor_id: int | None
-    until: datetime | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class Unsnooze:
-    actor_id: int
-
-
-@dataclass(frozen=True)
-class Tick:
-    """The clock: targets passing, reminders, snooze expiry."""
-
-    reminder_interval: timedelta
-
-
-@dataclass(frozen=True)
-class RiskIncreased:
-    risk: str
-    news2_total: int
-    news2_complete: bool
-    sub_scores: tuple[int | None, ...]
-    observed_at: datetime
-    acknowledge_due_at: datetime
-    response_due_at: datetime
-
-
-Event = Acknowledge | AddNote | Respond | Resolve | Snooze | Unsnooze | Tick | RiskIncreased
-
-
-@dataclass(frozen=True)
-class Record:
-    """An ``alert_events`` row (and an audit entry); ``notify`` names who gets a push: nurses, coordinators."""
-
-    event: str
-    from_status: str | None
-    to_status: str
-    actor_id: int | None
-    note: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    notify: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SaveNote:
-    author_id: int
-    body: str
-
-
-Effect = Record | SaveNote
-
-
-def raise_alert(*, admission_id: int, trigger: str, risk: str, news2_total: int | None,
-                news2_complete: bool | None, sub_scores: tuple[int | None, ...] | None,
-                observed_at: datetime | None, now: datetime, targets: Targets) -> tuple[Alert, list[Effect]]:
+def raise_alert(
+    *,
+    admission_id: int,
+    trigger: str,
+    risk: str,
+    news2_total: int | None,
+    news2_complete: bool | None,
+    sub_scores: tuple[int | None, ...] | None,
+    observed_at: datetime | None,
+    now: datetime,
+    targets: Targets,
+) -> tuple[Alert, list[Effect]]:
     """A new alert (id 0 until stored) with due times for its band, announced to the ward's nurses."""
     ack_due, response_due = targets.due(risk, now)
-    alert = Alert(id=0, admission_id=admission_id, trigger=trigger, risk=risk, status="raised",
-                  news2_total=news2_total, news2_complete=news2_complete, sub_scores=sub_scores,
-                  observed_at=observed_at, raised_at=now, acknowledge_due_at=ack_due,
-                  response_due_at=response_due, updated_at=now)
+    alert = Alert(
+        id=0,
+        admission_id=admission_id,
+        trigger=trigger,
+        risk=risk,
+        status="raised",
+        news2_total=news2_total,
+        news2_complete=news2_complete,
+        sub_scores=sub_scores,
+        observed_at=observed_at,
+        raised_at=now,
+        acknowledge_due_at=ack_due,
+        response_due_at=response_due,
+        updated_at=now,
+    )
     detail = {"trigger": trigger, "news2_total": news2_total, "complete": news2_complete}
     return alert, [Record("raised", None, "raised", None, detail=detail, notify=("nurses",))]
 
@@ -121,26 +95,51 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
     match event:
         case Acknowledge(actor):
             _require(alert, ("raised",), "acknowledge")
-            new = replace(alert, status="acknowledged", acknowledged_at=now, acknowledged_by=actor,
-                          next_reminder_at=None)
+            new = replace(
+                alert,
+                status="acknowledged",
+                acknowledged_at=now,
+                acknowledged_by=actor,
+                next_reminder_at=None,
+            )
             return _done(new, now, Record("acknowledged", alert.status, new.status, actor))
         case AddNote(actor, body):
             text = body.strip()
             if not text or len(text) > MAX_NOTE_CHARS:
                 raise InvalidAction(f"a note needs 1 to {MAX_NOTE_CHARS} characters")
-            return _done(alert, now, Record("note_added", alert.status, alert.status, actor, note=text),
-                         SaveNote(actor, text))
+            return _done(
+                alert,
+                now,
+                Record("note_added", alert.status, alert.status, actor, note=text),
+                SaveNote(actor, text),
+            )
         case Respond(actor, kind):
             if kind not in RESPONSE_KINDS:
                 raise InvalidAction(f"response kind must be one of {', '.join(RESPONSE_KINDS)}")
             _require(alert, ("acknowledged",), "respond to")
-            new = replace(alert, status="responded", responded_at=now, responded_by=actor,
-                          response_kind=kind, next_reminder_at=None)
-            return _done(new, now, Record("responded", alert.status, new.status, actor, detail={"kind": kind}))
+            new = replace(
+                alert,
+                status="responded",
+                responded_at=now,
+                responded_by=actor,
+                response_kind=kind,
+                next_reminder_at=None,
+            )
+            return _done(
+                new, now, Record("responded", alert.status, new.status, actor, detail={"kind": kind})
+            )
         case Resolve(actor):
             _require(alert, ("responded",), "resolve")
-            new = replace(alert, status="resolved", resolved_at=now, resolved_by=actor, next_reminder_at=None,
-                          snoozed_until=None, snoozed_by=None, snooze_reason=None)
+            new = replace(
+                alert,
+                status="resolved",
+                resolved_at=now,
+                resolved_by=actor,
+                next_reminder_at=None,
+                snoozed_until=None,
+                snoozed_by=None,
+                snooze_reason=None,
+            )
             return _done(new, now, Record("resolved", alert.status, new.status, actor))
         case Snooze(actor, until, reason):
             return _snooze(alert, actor, until, reason, now)
@@ -168,9 +167,10 @@ def _unsnoozed(alert: Alert) -> Alert:
     return replace(alert, snoozed_until=None, snoozed_by=None, snooze_reason=None)
 
 
-def _snooze(alert: Alert, actor: int | None, until: datetime | None, reason: str | None,
-            now: datetime) -> tuple[Alert, list[Effect]]:
-    """Snoozing silences a known, assessed alert: it must be acknowledged, and say by whom, why, until when."""
+def _snooze(
+    alert: Alert, actor: int | None, until: datetime | None, reason: str | None, now: datetime
+) -> tuple[Alert, list[Effect]]:
+    """Snoozing silences a known, assessed alert: it must be acknowledged; says who, why, until when."""
     if actor is None:
         raise InvalidAction("a snooze needs the clinician who decides it")
     if not reason or not reason.strip():
@@ -178,10 +178,21 @@ def _snooze(alert: Alert, actor: int | None, until: datetime | None, reason: str
     if until is None or until <= now or until > now + MAX_SNOOZE:
         raise InvalidAction(f"a snooze needs an expiry in the future, at most {MAX_SNOOZE} ahead")
     _require(alert, ("acknowledged", "responded"), "snooze")
-    new = replace(alert, snoozed_until=until, snoozed_by=actor, snooze_reason=reason.strip(),
-                  next_reminder_at=None)
-    return _done(new, now, Record("snoozed", alert.status, alert.status, actor, note=reason.strip(),
-                                  detail={"until": until.isoformat()}))
+    new = replace(
+        alert, snoozed_until=until, snoozed_by=actor, snooze_reason=reason.strip(), next_reminder_at=None
+    )
+    return _done(
+        new,
+        now,
+        Record(
+            "snoozed",
+            alert.status,
+            alert.status,
+            actor,
+            note=reason.strip(),
+            detail={"until": until.isoformat()},
+        ),
+    )
 
 
 def _tick(alert: Alert, interval: timedelta, now: datetime) -> tuple[Alert, list[Effect]]:
@@ -190,20 +201,43 @@ def _tick(alert: Alert, interval: timedelta, now: datetime) -> tuple[Alert, list
         if now < alert.snoozed_until:
             return alert, []
         alert = _unsnoozed(alert)
-        if alert.status == "acknowledged" and alert.response_due_at is not None and now >= alert.response_due_at:
+        if (
+            alert.status == "acknowledged"
+            and alert.response_due_at is not None
+            and now >= alert.response_due_at
+        ):
             alert = replace(alert, next_reminder_at=now)  # an overdue response is re-announced at once
         effects.append(Record("snooze_expired", alert.status, alert.status, None, notify=("nurses",)))
     target = _missed_target(alert, now)
     if target is not None:
-        alert = replace(alert, escalation_level=alert.escalation_level + 1, escalated_at=now,
-                        next_reminder_at=now + interval)
-        effects.append(Record("escalated", alert.status, alert.status, None,
-                              detail={"target": target, "level": alert.escalation_level},
-                              notify=("nurses", "coordinators")))
+        alert = replace(
+            alert,
+            escalation_level=alert.escalation_level + 1,
+            escalated_at=now,
+            next_reminder_at=now + interval,
+        )
+        effects.append(
+            Record(
+                "escalated",
+                alert.status,
+                alert.status,
+                None,
+                detail={"target": target, "level": alert.escalation_level},
+                notify=("nurses", "coordinators"),
+            )
+        )
     elif alert.next_reminder_at is not None and now >= alert.next_reminder_at:
         alert = replace(alert, escalation_level=alert.escalation_level + 1, next_reminder_at=now + interval)
-        effects.append(Record("reminder", alert.status, alert.status, None,
-                              detail={"level": alert.escalation_level}, notify=("nurses", "coordinators")))
+        effects.append(
+            Record(
+                "reminder",
+                alert.status,
+                alert.status,
+                None,
+                detail={"level": alert.escalation_level},
+                notify=("nurses", "coordinators"),
+            )
+        )
     if not effects:
         return alert, []
     return _done(alert, now, *effects)
@@ -211,24 +245,38 @@ def _tick(alert: Alert, interval: timedelta, now: datetime) -> tuple[Alert, list
 
 def _missed_target(alert: Alert, now: datetime) -> str | None:
     """The target that has just passed and was not escalated yet: 'acknowledge', 'response' or None."""
+
     def missed(due: datetime | None) -> bool:
         return due is not None and now >= due and (alert.escalated_at is None or alert.escalated_at < due)
 
+    if alert.status in ("raised", "acknowledged") and missed(alert.response_due_at):
+        return "response"  # checked first: after a late tick one escalation covers both targets
     if alert.status == "raised" and missed(alert.acknowledge_due_at):
         return "acknowledge"
-    if alert.status in ("raised", "acknowledged") and missed(alert.response_due_at):
-        return "response"
     return None
 
 
 def _risk_increased(alert: Alert, event: RiskIncreased, now: datetime) -> tuple[Alert, list[Effect]]:
     if risk_rank(event.risk) <= risk_rank(alert.risk):
         raise InvalidTransition(f"alert {alert.id} is already {alert.risk}; {event.risk} is not higher")
-    new = replace(_unsnoozed(alert), risk=event.risk, status="raised", news2_total=event.news2_total,
-                  news2_complete=event.news2_complete, sub_scores=event.sub_scores,
-                  observed_at=event.observed_at, acknowledge_due_at=event.acknowledge_due_at,
-                  response_due_at=event.response_due_at, acknowledged_at=None, acknowledged_by=None,
-                  responded_at=None, responded_by=None, response_kind=None, next_reminder_at=None)
+    new = replace(
+        _unsnoozed(alert),
+        risk=event.risk,
+        status="raised",
+        news2_total=event.news2_total,
+        news2_complete=event.news2_complete,
+        sub_scores=event.sub_scores,
+        observed_at=event.observed_at,
+        acknowledge_due_at=event.acknowledge_due_at,
+        response_due_at=event.response_due_at,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        responded_at=None,
+        responded_by=None,
+        response_kind=None,
+        next_reminder_at=None,
+    )
     detail = {"from_risk": alert.risk, "news2_total": event.news2_total, "complete": event.news2_complete}
-    return _done(new, now, Record("risk_increased", alert.status, "raised", None, detail=detail,
-                                  notify=("nurses",)))
+    return _done(
+        new, now, Record("risk_increased", alert.status, "raised", None, detail=detail, notify=("nurses",))
+    )

@@ -1,4 +1,4 @@
-"""The alert as a value, and its response targets per risk band: shared by the rules, lifecycle and runners."""
+"""The alert as a value and its response targets per risk band, shared by lifecycle and runners."""
 
 from __future__ import annotations
 
@@ -28,11 +28,18 @@ class Targets:
     @classmethod
     def from_settings(cls, settings: Settings) -> Targets:
         """'low' alerts (a trend or missed readings below the aggregate bands) use the low-medium targets."""
-        ack = {"high": settings.target_high_ack, "medium": settings.target_medium_ack,
-               "low-medium": settings.target_low_medium_ack, "low": settings.target_low_medium_ack}
-        response = {"high": settings.target_high_response, "medium": settings.target_medium_response,
-                    "low-medium": settings.target_low_medium_response,
-                    "low": settings.target_low_medium_response}
+        ack = {
+            "high": settings.target_high_ack,
+            "medium": settings.target_medium_ack,
+            "low-medium": settings.target_low_medium_ack,
+            "low": settings.target_low_medium_ack,
+        }
+        response = {
+            "high": settings.target_high_response,
+            "medium": settings.target_medium_response,
+            "low-medium": settings.target_low_medium_response,
+            "low": settings.target_low_medium_response,
+        }
         return cls(ack=ack, response=response, reminder_interval=settings.escalation_reminder_interval)
 
     def due(self, risk: str, since: datetime) -> tuple[datetime, datetime]:

@@ -5,12 +5,13 @@ columns to a Numba kernel that loops over rows writing into preallocated arrays;
 single hand-entered set through the same kernel so the UI can never disagree with the batch path.
 
 Precision: the chart is printed in whole units (0.1 °C for temperature), so a value is first rounded
-half-up to that precision and then banded (SpO2 95.5 → 96 → 0 on scale 1; 38.05 °C → 38.1 → 1). We do
-not compute ``floor(x * k + 0.5)`` because ``38.05 * 10`` is 380.4999… in binary floating point and
-would round down. Instead each band edge is compared against the double nearest to the decimal
-half-way point (``x < 38.05`` means "rounds to 38.0 or below"). That is exact: a value rounds up iff
-it is at or above the double you get by typing the half-way point, which is the same as rounding the
-shortest decimal that prints the value. No epsilon is involved.
+half-up to that precision and then banded (SpO2 95.5 → 96 → 0 on scale 1; 38.05 °C → 38.1 → 1). The
+kernel does not compute ``floor(x * k + 0.5)``: the product rounds too, so that is right for typed
+values but not for every double (3.3499999999999996 would become 3.4), and an epsilon fudge would
+round up values just below a half-way point. Instead each band edge is a comparison with the double
+nearest the decimal half-way point (``x < 38.05`` means "rounds to 38.0 or below"). That is exact: a
+value rounds up iff it is at or above that double, which is the same as rounding the shortest
+decimal that prints the value half-up. No epsilon is involved.
 
 Missing values: NaN means not measured, and a missing parameter is never scored as 0. Its sub-score is
 ``MISSING``, the set is incomplete, the total is the partial total of the present parameters (a floor
@@ -27,21 +28,25 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from alerting.errors import AlertingError
+
 PARAMETERS: tuple[str, ...] = ("rr", "spo2", "air_oxygen", "sbp", "pulse", "consciousness", "temp")
 RISK_LEVELS: tuple[str, ...] = ("low", "low-medium", "medium", "high")
 CONSCIOUSNESS_CODES: dict[str, int] = {"A": 0, "C": 1, "V": 2, "P": 3, "U": 4}
 MISSING: int = -1
 
-_FLOAT_INPUTS = ("rr", "spo2", "on_oxygen", "sbp", "pulse", "consciousness", "temp")
 
-
-class News2InputError(ValueError):
+class News2InputError(AlertingError, ValueError):
     """Observation arrays that the scorer cannot take: wrong dtype, shape or out-of-domain codes."""
 
 
 @dataclass(frozen=True)
 class News2Scores:
-    """Scores of n observation sets; sub-score columns follow ``PARAMETERS``."""
+    """Scores of n observation sets; sub-score columns follow ``PARAMETERS``.
+
+    ``sub_scores`` is column-major (Fortran order): the kernel then stores each parameter contiguously,
+    which lets it vectorise. Index it as usual; ``np.ascontiguousarray`` if you need C order.
+    """
 
     sub_scores: np.ndarray  # int8, (n, 7), MISSING where the parameter is missing
     total: np.ndarray  # int16, (n,), partial total (a floor) when incomplete
@@ -66,46 +71,48 @@ def _score_rows(rr, spo2, scale, on_oxygen, sbp, pulse, consciousness, temp, sub
     Each band is a sum of comparisons against the half-way points and NaN is folded in with a select,
     so the loop has no branches and no early exit and LLVM vectorises it (random vitals defeat the
     branch predictor about 4x). Invalid rows are only flagged here; the caller finds and names them.
+    The ``int()`` calls matter only to ``.py_func``, where NumPy bools would add as logical or.
     """
     bad = False
     for i in range(rr.shape[0]):
         x = rr[i]
         bad |= abs(x) == math.inf
-        s_rr = 2 * (x < 8.5) + (x < 11.5) + 2 * (x >= 20.5) + (x >= 24.5)
+        s_rr = 2 * int(x < 8.5) + int(x < 11.5) + 2 * int(x >= 20.5) + int(x >= 24.5)
         s_rr = s_rr if x == x else -1
 
         ox = on_oxygen[i]
         bad |= (ox == ox) & (ox != 0.0) & (ox != 1.0)
-        s_ox = 2 * (ox == 1.0) if ox == ox else -1
+        s_ox = 2 * int(ox == 1.0) if ox == ox else -1
 
         x = spo2[i]
         bad |= abs(x) == math.inf
         sc = scale[i]
         bad |= (sc != 1) & (sc != 2)
-        s_scale1 = (x < 91.5) + (x < 93.5) + (x < 95.5)
+        s_scale1 = int(x < 91.5) + int(x < 93.5) + int(x < 95.5)
         high = x >= 92.5  # 93 or more: on scale 2 this scores by oxygen, unknowable if oxygen is unknown
-        s_scale2 = (x < 83.5) + (x < 85.5) + (x < 87.5) + (ox == 1.0) * (high + (x >= 94.5) + (x >= 96.5))
+        s_oxygen = int(high) + int(x >= 94.5) + int(x >= 96.5)
+        s_scale2 = int(x < 83.5) + int(x < 85.5) + int(x < 87.5) + int(ox == 1.0) * s_oxygen
         s_scale2 = -1 if high & (ox != ox) else s_scale2
         s_sp = s_scale1 if sc == 1 else s_scale2
         s_sp = s_sp if x == x else -1
 
         x = sbp[i]
         bad |= abs(x) == math.inf
-        s_bp = (x < 90.5) + (x < 100.5) + (x < 110.5) + 3 * (x >= 219.5)
+        s_bp = int(x < 90.5) + int(x < 100.5) + int(x < 110.5) + 3 * int(x >= 219.5)
         s_bp = s_bp if x == x else -1
 
         x = pulse[i]
         bad |= abs(x) == math.inf
-        s_hr = 2 * (x < 40.5) + (x < 50.5) + (x >= 90.5) + (x >= 110.5) + (x >= 130.5)
+        s_hr = 2 * int(x < 40.5) + int(x < 50.5) + int(x >= 90.5) + int(x >= 110.5) + int(x >= 130.5)
         s_hr = s_hr if x == x else -1
 
         x = consciousness[i]
         bad |= (x == x) & (x != 0.0) & (x != 1.0) & (x != 2.0) & (x != 3.0) & (x != 4.0)
-        s_cn = 3 * (x != 0.0) if x == x else -1
+        s_cn = 3 * int(x != 0.0) if x == x else -1
 
         x = temp[i]
         bad |= abs(x) == math.inf
-        s_tp = 2 * (x < 35.05) + (x < 36.05) + (x >= 38.05) + (x >= 39.05)
+        s_tp = 2 * int(x < 35.05) + int(x < 36.05) + int(x >= 38.05) + int(x >= 39.05)
         s_tp = s_tp if x == x else -1
 
         sub[i, 0] = s_rr
@@ -124,7 +131,17 @@ def _score_rows(rr, spo2, scale, on_oxygen, sbp, pulse, consciousness, temp, sub
     return bad
 
 
-def score(*, rr, spo2, scale, on_oxygen, sbp, pulse, consciousness, temp) -> News2Scores:
+def score(
+    *,
+    rr: np.ndarray,
+    spo2: np.ndarray,
+    scale: np.ndarray,
+    on_oxygen: np.ndarray,
+    sbp: np.ndarray,
+    pulse: np.ndarray,
+    consciousness: np.ndarray,
+    temp: np.ndarray,
+) -> News2Scores:
     """Score n observation sets given as equal-length 1-D columns.
 
     Vitals, ``on_oxygen`` (1.0 oxygen, 0.0 air) and ``consciousness`` (``CONSCIOUSNESS_CODES``) are
@@ -175,7 +192,7 @@ def _first_invalid(columns: dict[str, np.ndarray]) -> str:
         checks.append((name, np.isinf(columns[name]), "is infinite; use NaN for not measured"))
     found = [(int(np.argmax(mask)), name, reason) for name, mask, reason in checks if mask.any()]
     row, name, reason = min(found)
-    return f"row {row}: {name} = {columns[name][row]!r} {reason}"
+    return f"row {row}: {name} = {columns[name][row].item()} {reason}"
 
 
 def score_one(

@@ -23,33 +23,51 @@ from vward.config import Settings
 __all__ = ["LatestSet", "record_scores"]
 
 
-def record_scores(conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings, now: datetime) -> None:
+def record_scores(
+    conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings, now: datetime
+) -> None:
     """Applies the raising rules for these admissions inside the caller's transaction (no commit)."""
     latest = _newest_per_admission(sets)
     if not latest:
         return
     targets = Targets.from_settings(settings)
     open_alerts = queries.lock_open_alerts(conn, admission_ids=sorted(latest))
-    wanted = [s for s in latest.values()
-              if needs_baseline(s, open_alerts[s.admission_id].risk if s.admission_id in open_alerts else None)]
+    wanted = [
+        s
+        for s in latest.values()
+        if needs_baseline(s, open_alerts[s.admission_id].risk if s.admission_id in open_alerts else None)
+    ]
     baselines = _baselines(conn, wanted, settings=settings)
     for admission_id in sorted(latest):
         s = latest[admission_id]
         current = open_alerts.get(admission_id)
-        decision = decide(s, open_risk=current.risk if current else None, baseline=baselines.get(admission_id),
-                          rise_threshold=settings.trend_rise_threshold)
+        decision = decide(
+            s,
+            open_risk=current.risk if current else None,
+            baseline=baselines.get(admission_id),
+            rise_threshold=settings.trend_rise_threshold,
+        )
         if isinstance(decision, Raise):
-            alert, effects = raise_alert(admission_id=admission_id, trigger=decision.trigger, risk=decision.risk,
-                                         news2_total=s.total, news2_complete=s.complete, sub_scores=s.sub_scores,
-                                         observed_at=s.observed_at, now=now, targets=targets)
+            alert, effects = raise_alert(
+                admission_id=admission_id,
+                trigger=decision.trigger,
+                risk=decision.risk,
+                news2_total=s.total,
+                news2_complete=s.complete,
+                sub_scores=s.sub_scores,
+                observed_at=s.observed_at,
+                now=now,
+                targets=targets,
+            )
             new_id = queries.insert_alert(conn, alert=alert)
             if new_id is not None:
-                queries.write_effects(conn, alert=replace(alert, id=new_id), effects=effects,
-                                      now=now)
+                queries.write_effects(conn, alert=replace(alert, id=new_id), effects=effects, now=now)
                 continue
             # Another process raised one since we looked: treat this set against its alert instead.
             current = queries.lock_open_alerts(conn, admission_ids=[admission_id])[admission_id]
-            decision = decide(s, open_risk=current.risk, baseline=None, rise_threshold=settings.trend_rise_threshold)
+            decision = decide(
+                s, open_risk=current.risk, baseline=None, rise_threshold=settings.trend_rise_threshold
+            )
         if isinstance(decision, Escalate) and current is not None:
             _escalate(conn, current, s, decision.risk, targets=targets, now=now)
 
@@ -62,17 +80,27 @@ def _newest_per_admission(sets: Sequence[LatestSet]) -> dict[int, LatestSet]:
     return latest
 
 
-def _escalate(conn: psycopg.Connection, alert: Alert, s: LatestSet, risk: str, *, targets: Targets,
-              now: datetime) -> None:
+def _escalate(
+    conn: psycopg.Connection, alert: Alert, s: LatestSet, risk: str, *, targets: Targets, now: datetime
+) -> None:
     ack_due, response_due = targets.due(risk, now)
-    event = RiskIncreased(risk=risk, news2_total=s.total, news2_complete=s.complete, sub_scores=s.sub_scores,
-                          observed_at=s.observed_at, acknowledge_due_at=ack_due, response_due_at=response_due)
+    event = RiskIncreased(
+        risk=risk,
+        news2_total=s.total,
+        news2_complete=s.complete,
+        sub_scores=s.sub_scores,
+        observed_at=s.observed_at,
+        acknowledge_due_at=ack_due,
+        response_due_at=response_due,
+    )
     new, effects = transition(alert, event, now)
     queries.update_alert(conn, alert=new)
     queries.write_effects(conn, alert=new, effects=effects, now=now)
 
 
-def _baselines(conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings) -> dict[int, float]:
+def _baselines(
+    conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings
+) -> dict[int, float]:
     """Median complete NEWS2 total per admission over the window before each set (see ``rules``)."""
     if not sets:
         return {}
@@ -82,7 +110,11 @@ def _baselines(conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings:
         " JOIN readings r ON r.admission_id = s.admission_id AND r.news2_complete"
         "  AND r.measured_at >= s.observed_at - %(window)s AND r.measured_at < s.observed_at"
         " GROUP BY s.admission_id HAVING count(*) >= %(min)s",
-        {"ids": [s.admission_id for s in sets], "ats": [s.observed_at for s in sets],
-         "window": settings.trend_baseline_window, "min": TREND_MIN_BASELINE_SETS},
+        {
+            "ids": [s.admission_id for s in sets],
+            "ats": [s.observed_at for s in sets],
+            "window": settings.trend_baseline_window,
+            "min": TREND_MIN_BASELINE_SETS,
+        },
     ).fetchall()
     return {int(a): float(m) for a, m in rows}

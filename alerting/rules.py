@@ -66,7 +66,9 @@ def needs_baseline(latest: LatestSet, open_risk: str | None) -> bool:
     return latest.risk not in RAISING_RISKS and open_risk is None
 
 
-def decide(latest: LatestSet, *, open_risk: str | None, baseline: float | None, rise_threshold: int) -> Decision:
+def decide(
+    latest: LatestSet, *, open_risk: str | None, baseline: float | None, rise_threshold: int
+) -> Decision:
     """Raise a new alert, escalate the open one (whose risk is ``open_risk``), or do nothing."""
     trigger = trigger_for(latest, baseline, rise_threshold)
     if open_risk is not None:

@@ -103,7 +103,7 @@ class IngestWorker:
     def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
                        reason: mqtt.ReasonCode, _props: object) -> None:
         self.metrics.set_connected(False)
-        log.warning("disconnected from broker: %s", reason)
+        (log.warning if reason.is_failure else log.info)("disconnected from broker: %s", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.metrics.received.inc()

@@ -120,3 +120,40 @@ def fail_on_logged_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     logging.getLogger().removeHandler(handler)
     if handler.records and not request.node.get_closest_marker("allow_error_logs"):
         pytest.fail("errors were logged: " + "; ".join(r.getMessage()[:200] for r in handler.records))
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that give a `vward` subprocess this session's settings."""
+    import os
+
+    return {
+        **os.environ,
+        "VWARD_STATE_DIR": str(settings.state_dir),
+        "VWARD_DATABASE_URL": settings.database_url,
+        "VWARD_REDIS_URL": settings.redis_url,
+        "VWARD_MQTT_PORT": str(settings.mqtt_port),
+        "VWARD_MQTT_INGEST_PASSWORD": settings.mqtt_ingest_password,
+        "VWARD_MQTT_LOADGEN_PASSWORD": settings.mqtt_loadgen_password,
+        "VWARD_INGEST_METRICS_PORT": str(settings.ingest_metrics_port),
+    }
+
+
+@pytest.fixture
+def running_ingest(settings: Settings) -> Iterator[object]:
+    """An ingest worker in a background thread of this process, on a fresh MQTT session."""
+    import threading
+    import uuid
+
+    from ingest.metrics import IngestMetrics
+    from ingest.worker import IngestWorker
+
+    stop = threading.Event()
+    worker = IngestWorker(settings.model_copy(update={"mqtt_shared_group": None}), metrics=IngestMetrics(),
+                          client_id=f"vward-ingest-test-{uuid.uuid4().hex[:8]}")
+    thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"leave": True}, daemon=True)
+    thread.start()
+    assert worker.subscribed.wait(10), "ingest did not subscribe"
+    yield worker
+    stop.set()
+    thread.join(15)
+    assert not thread.is_alive(), "ingest did not stop"

@@ -6,8 +6,14 @@ import logging
 
 import click
 
+from alerting.cli import score_command
+from alerting.commands import hub_command, vapid_keys_command
+from clinician_ui.cli import web as web_command
+from device_sim.cli import simulate
+from ingest.cli import ingest_command
 from vward import db
 from vward.config import get_settings
+from vward.platform import down_command, up_command
 
 
 @click.group()
@@ -26,6 +32,18 @@ def migrate() -> None:
         db.maintain_readings(conn, settings)
         mode = db.storage_mode(conn)
     click.echo(f"applied {len(applied)} migration(s); readings storage: {mode}")
+
+
+cli.add_command(up_command)
+cli.add_command(down_command)
+cli.add_command(ingest_command)
+
+
+cli.add_command(hub_command)
+cli.add_command(score_command)
+cli.add_command(vapid_keys_command)
+cli.add_command(simulate)
+cli.add_command(web_command)
 
 
 def main() -> None:

@@ -104,29 +104,36 @@ def seed_demo_patients(conn: psycopg.Connection, *, device_secret: str, occupanc
     ).fetchall()
     for ward_id, code, _pathway, capacity, occupied in wards:
         for _ in range(max(0, round(capacity * occupancy) - occupied)):
-            patient_id = _insert_patient(conn, rng)
-            hypercapnic = code == "resp-copd" and rng.random() < 0.5
-            admission = conn.execute(
-                "INSERT INTO admissions (patient_id, ward_id, source, admitted_at, spo2_scale,"
-                " spo2_scale_set_by, spo2_scale_set_at, spo2_scale_reason)"
-                " VALUES (%s, %s, %s, %s, %s,"
-                "  (SELECT id FROM users WHERE username = 'nurse.resp'), %s, %s) RETURNING id",
-                (patient_id, ward_id, rng.choice(("step_up", "step_down")),
-                 now - timedelta(hours=rng.uniform(2, 24 * 10)), 2 if hypercapnic else 1,
-                 now if hypercapnic else None,
-                 "Confirmed hypercapnic respiratory failure on ABG (demo)" if hypercapnic else None),
-            ).fetchone()
-            assert admission is not None
-            for kind in DEVICE_KINDS:
-                dev = device_id(kind, admission[0])
-                conn.execute(
-                    "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    (dev, kind, f"SIM-{dev.upper()}", hash_password(demo_device_password(device_secret, dev)),
-                     admission[0]),
-                )
+            admit_demo_patient(conn, ward_id, device_secret=device_secret, rng=rng, now=now,
+                               hypercapnic=code == "resp-copd" and rng.random() < 0.5)
             admitted += 1
     return admitted
+
+
+def admit_demo_patient(conn: psycopg.Connection, ward_id: int, *, device_secret: str, rng: random.Random,
+                       now: datetime, hypercapnic: bool = False,
+                       admitted_at: datetime | None = None) -> int:
+    """Admits a new demo patient with a full device kit (demo credentials); returns the admission id."""
+    patient_id = _insert_patient(conn, rng)
+    admission = conn.execute(
+        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at, spo2_scale,"
+        " spo2_scale_set_by, spo2_scale_set_at, spo2_scale_reason)"
+        " VALUES (%s, %s, %s, %s, %s,"
+        "  (SELECT id FROM users WHERE role <> 'admin' ORDER BY id LIMIT 1), %s, %s) RETURNING id",
+        (patient_id, ward_id, rng.choice(("step_up", "step_down")),
+         admitted_at or now - timedelta(hours=rng.uniform(2, 24 * 10)), 2 if hypercapnic else 1,
+         now if hypercapnic else None,
+         "Confirmed hypercapnic respiratory failure on ABG (demo)" if hypercapnic else None),
+    ).fetchone()
+    assert admission is not None
+    for kind in DEVICE_KINDS:
+        dev = device_id(kind, admission[0])
+        conn.execute(
+            "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id) VALUES (%s, %s, %s, %s, %s)",
+            (dev, kind, f"SIM-{dev.upper()}", hash_password(demo_device_password(device_secret, dev)),
+             admission[0]),
+        )
+    return int(admission[0])
 
 
 def _insert_patient(conn: psycopg.Connection, rng: random.Random) -> int:

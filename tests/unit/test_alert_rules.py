@@ -1,0 +1,64 @@
+"""Raising rules as pure functions: thresholds, partial totals, single 3s, trend, one open alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from alerting.rules import Escalate, LatestSet, Raise, decide, is_trend, needs_baseline
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def s(total: int, risk: str, complete: bool = True) -> LatestSet:
+    subs = (0, 0, 0, 0, 0, 0, 0) if complete else (0, None, None, 0, 0, 0, 0)
+    return LatestSet(
+        admission_id=1, observed_at=T0, total=total, risk=risk, complete=complete, sub_scores=subs
+    )
+
+
+@pytest.mark.parametrize(
+    ("latest", "expected"),
+    [
+        (s(0, "low"), None),
+        (s(4, "low"), None),
+        (s(3, "low-medium"), Raise("single_parameter", "low-medium")),
+        (s(5, "medium"), Raise("news2", "medium")),
+        (s(7, "high"), Raise("news2", "high")),
+        (s(5, "medium", complete=False), Raise("news2", "medium")),  # a partial total is a floor: it counts
+        (s(3, "low-medium", complete=False), Raise("single_parameter", "low-medium")),
+    ],
+)
+def test_raise_thresholds(latest: LatestSet, expected: object) -> None:
+    assert decide(latest, open_risk=None, baseline=None, rise_threshold=2) == expected
+
+
+def test_trend_raises_below_five_against_the_patients_own_baseline() -> None:
+    assert decide(s(3, "low"), open_risk=None, baseline=1.0, rise_threshold=2) == Raise("trend", "low")
+    assert decide(s(2, "low"), open_risk=None, baseline=1.0, rise_threshold=2) is None
+    assert decide(s(4, "low"), open_risk=None, baseline=None, rise_threshold=2) is None  # no baseline yet
+    assert is_trend(4, 2.5, 2) is False and is_trend(5, 2.5, 2) is True
+
+
+@pytest.mark.parametrize(
+    ("open_risk", "latest", "expected"),
+    [
+        ("medium", s(7, "high"), Escalate("high")),
+        ("low-medium", s(5, "medium"), Escalate("medium")),
+        ("low", s(3, "low-medium"), Escalate("low-medium")),  # a trend / missed-readings alert gets worse
+        ("medium", s(6, "medium"), None),
+        ("high", s(5, "medium"), None),
+        ("medium", s(0, "low"), None),
+    ],
+)
+def test_one_open_alert_escalates_on_higher_risk_only(
+    open_risk: str, latest: LatestSet, expected: object
+) -> None:
+    assert decide(latest, open_risk=open_risk, baseline=0.0, rise_threshold=2) == expected
+
+
+def test_baseline_is_only_needed_for_a_low_set_without_an_open_alert() -> None:
+    assert needs_baseline(s(2, "low"), None)
+    assert not needs_baseline(s(2, "low"), "low")
+    assert not needs_baseline(s(5, "medium"), None)

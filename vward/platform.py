@@ -1,0 +1,134 @@
+"""``vward up`` / ``vward down``: the whole local platform on one machine, started idempotently.
+
+Servers (PostgreSQL, Redis, Mosquitto) run from Debian's packages with their data under ``state_dir``;
+the vward processes run detached with pid files and logs under ``state_dir/run`` and ``state_dir/logs``.
+Running ``up`` again starts only what is not running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from vward import db, services
+from vward.config import Settings, broker_service_accounts
+from vward.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_patients, seed_demo_users, seed_wards
+
+# name -> vward subcommand arguments, in start order (stopped in reverse).
+PROCESSES: dict[str, list[str]] = {
+    "ingest-0": ["ingest", "--index", "0"],
+    "hub": ["hub"],
+    "web": ["web"],
+    "simulator": ["simulate", "--speed", "30"],
+}
+
+
+def start_services(settings: Settings) -> None:
+    base = settings.state_dir.resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    pg = urlsplit(settings.database_url)
+    services.start_postgres(base, pg.port or 5432, user=pg.username or "vward", password=pg.password or "",
+                            database=pg.path.lstrip("/"))
+    services.start_redis(base, urlsplit(settings.redis_url).port or 6379)
+    services.start_mosquitto(base, settings.mqtt_port, service_accounts=broker_service_accounts(settings),
+                             device_password_hashes={})
+
+
+def prepare_database(settings: Settings, *, occupancy: float) -> tuple[str, int]:
+    """Migrates, seeds wards, demo users and patients, and gives the broker the devices' credentials."""
+    db.migrate(settings)
+    with db.connect(settings) as conn:
+        db.maintain_readings(conn, settings, first_day=date.today() - timedelta(days=90))
+        seed_wards(conn)
+        seed_demo_users(conn)
+        admitted = seed_demo_patients(conn, device_secret=settings.sim_device_secret, occupancy=occupancy,
+                                      rng_seed=2026)
+        conn.commit()
+        services.sync_device_credentials(conn, settings.state_dir.resolve(), broker_service_accounts(settings))
+        return db.storage_mode(conn), admitted
+
+
+def _pidfile(settings: Settings, name: str) -> Path:
+    return settings.state_dir.resolve() / "run" / f"{name}.pid"
+
+
+def _running(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def start_processes(settings: Settings) -> None:
+    base = settings.state_dir.resolve()
+    (base / "run").mkdir(exist_ok=True)
+    (base / "logs").mkdir(exist_ok=True)
+    vward = str(Path(sys.executable).with_name("vward"))
+    for name, args in PROCESSES.items():
+        pidfile = _pidfile(settings, name)
+        if _running(pidfile):
+            continue
+        with (base / "logs" / f"{name}.log").open("ab") as log:
+            proc = subprocess.Popen([vward, *args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        pidfile.write_text(str(proc.pid))
+
+
+def stop_processes(settings: Settings) -> None:
+    for name in reversed(PROCESSES):
+        pidfile = _pidfile(settings, name)
+        pid = _running(pidfile)
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while _running(pidfile) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _running(pidfile):
+                os.kill(pid, signal.SIGKILL)
+        pidfile.unlink(missing_ok=True)
+
+
+def stop_services(settings: Settings) -> None:
+    base = settings.state_dir.resolve()
+    services.stop_mosquitto(base)
+    services.stop_redis(base)
+    services.stop_postgres(base)
+
+
+@click.command("up")
+@click.option("--occupancy", default=0.8, show_default=True, type=click.FloatRange(0, 1),
+              help="Fill each ward with demo patients to this fraction of its beds.")
+def up_command(occupancy: float) -> None:
+    """Start the whole local platform with simulated patients and print the URL."""
+    from vward.config import get_settings
+
+    settings = get_settings()
+    start_services(settings)
+    mode, admitted = prepare_database(settings, occupancy=occupancy)
+    start_processes(settings)
+    click.echo(f"\nvward is up (readings storage: {mode}; {admitted} new demo patients admitted).")
+    click.echo(f"  Open http://{settings.web_host}:{settings.web_port}/")
+    click.echo(f"  Sign in as any of {', '.join(u[0] for u in DEMO_USERS)} with password {DEMO_PASSWORD!r}")
+    click.echo(f"  Logs: {settings.state_dir.resolve() / 'logs'}    Stop: scripts/down.sh")
+
+
+@click.command("down")
+def down_command() -> None:
+    """Stop everything `vward up` started (data is kept)."""
+    from vward.config import get_settings
+
+    settings = get_settings()
+    stop_processes(settings)
+    stop_services(settings)
+    click.echo("vward is down.")
