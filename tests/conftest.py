@@ -52,7 +52,8 @@ def test_services() -> Iterator[TestServices]:
         ingest_metrics_port=0,
     )
     try:
-        services.start_postgres(base, ports.postgres, user="vward", password="test-pw", database="vward")
+        services.start_postgres(base, ports.postgres, user="vward", password="test-pw", database="vward",
+                                use_timescaledb=settings.timescaledb == "auto")
         services.start_redis(base, ports.redis)
         services.start_mosquitto(base, ports.mqtt, service_accounts=broker_service_accounts(settings),
                                  device_password_hashes={})

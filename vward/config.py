@@ -28,6 +28,9 @@ class Settings(BaseSettings):
 
     # PostgreSQL / TimescaleDB
     database_url: str = "postgresql://vward:vward@127.0.0.1:55432/vward"
+    # "auto" preloads TimescaleDB in the PostgreSQL that vward starts when it is installed; "off" never does
+    # (readings then use PostgreSQL's own daily partitions). Decided when the data directory is created.
+    timescaledb: Literal["auto", "off"] = "auto"
     db_pool_max: int = 10
 
     # Redis

@@ -37,7 +37,7 @@ def start_services(settings: Settings) -> None:
     base.chmod(0o755)
     pg = urlsplit(settings.database_url)
     services.start_postgres(base, pg.port or 5432, user=pg.username or "vward", password=pg.password or "",
-                            database=pg.path.lstrip("/"))
+                            database=pg.path.lstrip("/"), use_timescaledb=settings.timescaledb == "auto")
     services.start_redis(base, urlsplit(settings.redis_url).port or 6379)
     services.start_mosquitto(base, settings.mqtt_port, service_accounts=broker_service_accounts(settings),
                              device_password_hashes={})

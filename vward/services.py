@@ -84,7 +84,8 @@ def _wait_for(check: object, what: str, timeout_s: float = 30.0) -> None:
     raise ServiceError(f"{what} did not become ready within {timeout_s:.0f} s")
 
 
-def start_postgres(base: Path, port: int, *, user: str, password: str, database: str) -> None:
+def start_postgres(base: Path, port: int, *, user: str, password: str, database: str,
+                   use_timescaledb: bool = True) -> None:
     """Initialises (once) and starts PostgreSQL under ``base/postgres``, preloading TimescaleDB if installed."""
     bindir = postgres_bindir()
     data = base / "postgres"
@@ -100,7 +101,7 @@ def start_postgres(base: Path, port: int, *, user: str, password: str, database:
                                  "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"])
         finally:
             pwfile.unlink()
-        preload = "timescaledb" if timescaledb_installed() else ""
+        preload = "timescaledb" if use_timescaledb and timescaledb_installed() else ""
         settings = [
             f"port = {port}", "listen_addresses = '127.0.0.1'", f"unix_socket_directories = '{data}'",
             f"shared_preload_libraries = '{preload}'", "max_connections = 200", "shared_buffers = 256MB",
