@@ -114,7 +114,9 @@ def _row(reading: AcceptedReading, scores: news2.News2Scores, i: int) -> tuple[o
     )
 
 
-def _lock_states(conn: psycopg.Connection, admission_ids: list[int]) -> tuple[dict[int, ParameterState], dict[int, int]]:
+def _lock_states(
+    conn: psycopg.Connection, admission_ids: list[int]
+) -> tuple[dict[int, ParameterState], dict[int, int]]:
     """Locks (creating if needed) the admissions' observation state rows, in id order to avoid deadlocks."""
     conn.execute(
         "INSERT INTO observation_state (admission_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",

@@ -273,6 +273,7 @@ def _quarantine_rows(messages: list[Message]) -> list[tuple[object, ...]]:
     rows = []
     for message in messages:
         for rejection in message.rejected:
-            rows.append((message.received_at, message.topic, rejection.device_id, rejection.reason.value, rejection.detail,
+            rows.append((message.received_at, message.topic, rejection.device_id, rejection.reason.value,
+                         rejection.detail,
                          rejection.raw if rejection.raw is not None else message.payload))
     return rows

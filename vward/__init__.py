@@ -1,1 +1,1 @@
-"""vward: virtual ward remote monitoring. This package holds what the processes share: settings, database, MQTT contract."""
+"""vward: virtual ward remote monitoring. What the processes share: settings, database, MQTT contract."""

@@ -156,7 +156,8 @@ def start_mosquitto(base: Path, port: int, *, service_accounts: dict[str, str],
     """Starts Mosquitto with persistence, per-device passwords and the topic ACL (see deploy/mosquitto)."""
     mdir = mosquitto_dir(base)
     (mdir / "data").mkdir(parents=True, exist_ok=True)
-    write_broker_files(mdir, port=port, service_accounts=service_accounts, device_password_hashes=device_password_hashes)
+    write_broker_files(mdir, port=port, service_accounts=service_accounts,
+                       device_password_hashes=device_password_hashes)
     _chown(mdir, "mosquitto")
     if _pid_alive(mdir / "mosquitto.pid"):
         return

@@ -14,10 +14,10 @@ import redis
 from alerting.hub import Hub
 from alerting.outbox import publish_pending
 from alerting.raising import record_scores
-from tests import conftest
 from tests.integration.alert_helpers import admit, events, scored
 from vward import services
 from vward.config import Settings
+from vward.ephemeral import EphemeralServices
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -92,7 +92,7 @@ def test_missed_readings_raise_once_per_silence(
 def test_redis_outage_during_raising_then_the_sweep_publishes_everything(
     clean_db: psycopg.Connection,
     settings: Settings,
-    test_services: conftest.TestServices,
+    test_services: EphemeralServices,
     hub_conn: psycopg.Connection,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

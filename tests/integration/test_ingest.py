@@ -30,8 +30,8 @@ def test_published_reading_is_stored_with_its_values(settings: Settings, clean_d
     kit = admit_patients(clean_db, settings, 1)[0]
     measured = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     client = device_client(settings, str(kit["pulse_oximeter"]))
-    publish_all(client, [(readings_topic(str(kit["pulse_oximeter"])),
-                          json.dumps({"measured_at": _iso(measured), "spo2": 95, "hr": 112, "on_oxygen": False}).encode())])
+    payload = json.dumps({"measured_at": _iso(measured), "spo2": 95, "hr": 112, "on_oxygen": False}).encode()
+    publish_all(client, [(readings_topic(str(kit["pulse_oximeter"])), payload)])
     close(client)
     wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 1, "the reading")
     row = clean_db.execute(

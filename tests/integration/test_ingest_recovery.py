@@ -3,7 +3,6 @@ then a restart under the same client id: every reading stored exactly once."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,10 +12,17 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import free_port, settings_env
-from tests.integration.mqtt_helpers import admit_patients, close, count, loadgen_client, publish_all, wait_until
+from tests.integration.mqtt_helpers import (
+    admit_patients,
+    close,
+    count,
+    loadgen_client,
+    publish_all,
+    wait_until,
+)
 from vward.config import Settings
 from vward.contract import encode_readings, readings_topic
+from vward.ephemeral import free_port, settings_env
 
 VWARD = str(Path(sys.executable).with_name("vward"))
 

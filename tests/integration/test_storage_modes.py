@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import free_port
 from vward import db, services
 from vward.config import Settings
+from vward.ephemeral import free_port
 
 
 @pytest.fixture(params=["partitioned", "timescaledb"])
