@@ -31,8 +31,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.db_pool_max,
-                              kwargs={"autocommit": True}, open=False, name="clinician-ui")
+        pool = ConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=settings.db_pool_max,
+            kwargs={"autocommit": True},
+            open=False,
+            name="clinician-ui",
+        )
         pool.open(wait=True)
         app.state.pool = pool
         app.state.redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -46,10 +52,16 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="vward clinician hub", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret, session_cookie="vward_session",
-                       max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret,
+        session_cookie="vward_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, auth, alerts, live, capacity, admissions, patients, admin):
+    for module in (health, auth, live, alerts, capacity, admissions, patients, admin):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

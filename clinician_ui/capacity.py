@@ -59,9 +59,7 @@ def by_pathway(wards: Iterable[WardLoad]) -> list[WardLoad]:
     groups: dict[str, list[WardLoad]] = {}
     for w in wards:
         groups.setdefault(w.pathway, []).append(w)
-    return [
-        WardLoad(0, p, p, p, sum(w.capacity for w in ws), sum(w.occupied for w in ws)) for p, ws in groups.items()
-    ]
+    return [WardLoad(0, p, p, p, sum(w.capacity for w in ws), sum(w.occupied for w in ws)) for p, ws in groups.items()]
 
 
 def census_times(days: int, now: datetime) -> list[tuple[date, datetime]]:
@@ -75,16 +73,17 @@ def census_times(days: int, now: datetime) -> list[tuple[date, datetime]]:
     return out
 
 
-def occupancy_series(intervals: Sequence[tuple[datetime, datetime | None]],
-                     census: Sequence[tuple[date, datetime]]) -> list[int]:
+def occupancy_series(
+    intervals: Sequence[tuple[datetime, datetime | None]], census: Sequence[tuple[date, datetime]]
+) -> list[int]:
     """Beds occupied at each census moment: admitted at or before it and not yet discharged by then."""
-    return [
-        sum(1 for adm, dis in intervals if adm <= at and (dis is None or dis > at))
-        for _day, at in census
-    ]
+    return [sum(1 for adm, dis in intervals if adm <= at and (dis is None or dis > at)) for _day, at in census]
 
 
-def utilisation_series(intervals: Sequence[tuple[datetime, datetime | None]],
-                       census: Sequence[tuple[date, datetime]], capacity: int) -> list[float]:
+def utilisation_series(
+    intervals: Sequence[tuple[datetime, datetime | None]],
+    census: Sequence[tuple[date, datetime]],
+    capacity: int,
+) -> list[float]:
     """Daily utilisation against today's capacity (capacity history is not kept)."""
     return [utilisation(n, capacity) for n in occupancy_series(intervals, census)]

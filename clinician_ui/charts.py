@@ -38,9 +38,17 @@ def _y(value: float, lo: float, hi: float) -> float:
     return HEIGHT - PAD_BOTTOM - frac * (HEIGHT - PAD_TOP - PAD_BOTTOM)
 
 
-def time_series_svg(points: Sequence[Point], *, start: datetime, end: datetime, y_range: tuple[float, float],
-                    title: str, unit: str = "", target: float | None = None, time_format: str = "%d %b %H:%M",
-                    ) -> str:
+def time_series_svg(
+    points: Sequence[Point],
+    *,
+    start: datetime,
+    end: datetime,
+    y_range: tuple[float, float],
+    title: str,
+    unit: str = "",
+    target: float | None = None,
+    time_format: str = "%d %b %H:%M",
+) -> str:
     """An SVG line-and-dot chart of ``points`` between ``start`` and ``end`` (values clipped to ``y_range``)."""
     lo, hi = y_range
     if hi <= lo:
@@ -53,15 +61,19 @@ def time_series_svg(points: Sequence[Point], *, start: datetime, end: datetime, 
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(label)}</title>",
+        f'<text class="ctitle" x="{PAD_LEFT + 4}" y="{PAD_TOP + 12}">{escape(title)}</text>',
         f'<line class="axis" x1="{PAD_LEFT}" y1="{HEIGHT - PAD_BOTTOM}" x2="{WIDTH - PAD_RIGHT}" '
         f'y2="{HEIGHT - PAD_BOTTOM}"/>',
     ]
     for value in (lo, hi):
-        parts.append(f'<text class="tick" x="{PAD_LEFT - 4}" y="{_y(value, lo, hi) + 4:.1f}" '
-                     f'text-anchor="end">{value:g}</text>')
+        parts.append(
+            f'<text class="tick" x="{PAD_LEFT - 4}" y="{_y(value, lo, hi) + 4:.1f}" text-anchor="end">{value:g}</text>'
+        )
     for at, anchor in ((start, "start"), (end, "end")):
-        parts.append(f'<text class="tick" x="{_x(at, start, end):.1f}" y="{HEIGHT - 6}" '
-                     f'text-anchor="{anchor}">{escape(at.strftime(time_format))}</text>')
+        parts.append(
+            f'<text class="tick" x="{_x(at, start, end):.1f}" y="{HEIGHT - 6}" '
+            f'text-anchor="{anchor}">{escape(at.strftime(time_format))}</text>'
+        )
     if target is not None:
         ty = _y(target, lo, hi)
         parts.append(f'<line class="target" x1="{PAD_LEFT}" y1="{ty:.1f}" x2="{WIDTH - PAD_RIGHT}" y2="{ty:.1f}"/>')
@@ -69,9 +81,11 @@ def time_series_svg(points: Sequence[Point], *, start: datetime, end: datetime, 
         path = " ".join(f"{_x(p.at, start, end):.1f},{_y(p.value, lo, hi):.1f}" for p in inside)
         parts.append(f'<polyline class="line" points="{path}"/>')
     for p in inside:
-        parts.append(f'<circle class="pt {escape(p.css)}" cx="{_x(p.at, start, end):.1f}" '
-                     f'cy="{_y(p.value, lo, hi):.1f}" r="3"><title>{escape(p.at.strftime(time_format))} '
-                     f'{p.value:g} {escape(unit)}</title></circle>')
+        parts.append(
+            f'<circle class="pt {escape(p.css)}" cx="{_x(p.at, start, end):.1f}" '
+            f'cy="{_y(p.value, lo, hi):.1f}" r="3"><title>{escape(p.at.strftime(time_format))} '
+            f"{p.value:g} {escape(unit)}</title></circle>"
+        )
     if not inside:
         parts.append(f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">No data</text>')
     parts.append("</svg>")

@@ -48,10 +48,12 @@ def current_user(request: Request, conn: Conn) -> User:
 
 def require(*roles: str) -> Callable[[User], User]:
     """A dependency admitting only these roles."""
+
     def check(user: Annotated[User, Depends(current_user)]) -> User:
         if user.role not in roles:
             raise Forbidden(f"this needs the {' or '.join(roles)} role")
         return user
+
     return check
 
 

@@ -50,8 +50,9 @@ def load_user(conn: psycopg.Connection, user_id: int) -> User | None:
 
 def authenticate(conn: psycopg.Connection, username: str, password: str) -> User | None:
     """The active user with this username and password, or None (same work either way)."""
-    row = conn.execute("SELECT id, password_hash FROM users WHERE username = %s AND active",
-                       (username.strip().lower(),)).fetchone()
+    row = conn.execute(
+        "SELECT id, password_hash FROM users WHERE username = %s AND active", (username.strip().lower(),)
+    ).fetchone()
     if row is None:
         verify_password(password, _DUMMY_HASH)
         return None

@@ -28,6 +28,10 @@ templates.env.filters["iso"] = _iso
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    ctx = {"csrf": csrf_token(request.session), "user": getattr(request.state, "user", None),
-           "path": request.url.path, **context}
+    ctx = {
+        "csrf": csrf_token(request.session),
+        "user": getattr(request.state, "user", None),
+        "path": request.url.path,
+        **context,
+    }
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -3,7 +3,3 @@
 ``physiology`` and ``kit`` are pure (seeded random generators, time passed in); ``fleet`` reads the devices
 from PostgreSQL; ``publisher`` and ``runner`` are the broker edge; ``cli`` is ``vward simulate``.
 """
-
-
-class SimulatorError(RuntimeError):
-    """The simulator cannot run as asked (bad options, broker refused every device, ...)."""

@@ -11,9 +11,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from vward.contract import MAX_READINGS_PER_MESSAGE
-
 from device_sim.physiology import Patient, Vital, consciousness, measure, true_vitals
+from vward.contract import MAX_READINGS_PER_MESSAGE
 
 # What each kind of device measures (see vward/seed.py DEVICE_KINDS for the id prefixes).
 KIND_VITALS: dict[str, tuple[Vital, ...]] = {
@@ -43,7 +42,7 @@ class KitConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.offline_chance <= 1.0:
             raise ValueError("offline_chance must be between 0 and 1")
-        if self.wearable_samples_per_message < 1 or self.wearable_samples_per_message > MAX_READINGS_PER_MESSAGE:
+        if not 1 <= self.wearable_samples_per_message <= MAX_READINGS_PER_MESSAGE:
             raise ValueError(f"wearable_samples_per_message must be 1..{MAX_READINGS_PER_MESSAGE}")
         if self.spot_check_interval <= timedelta(0) or self.wearable_sample_interval <= timedelta(0):
             raise ValueError("device intervals must be positive")
@@ -72,7 +71,8 @@ def interval(kind: str, config: KitConfig, rng: random.Random) -> timedelta:
     return config.spot_check_interval * (1.0 + config.spot_check_jitter * rng.uniform(-1.0, 1.0))
 
 
-def new_device(device_id: str, kind: str, sim_now: datetime, config: KitConfig, rng: random.Random) -> DeviceState:
+def new_device(device_id: str, kind: str, sim_now: datetime, config: KitConfig,
+               rng: random.Random) -> DeviceState:
     """A device whose first sample falls at a random point in its first interval (not all at once)."""
     if kind not in KIND_VITALS:
         raise ValueError(f"unknown device kind {kind!r}")
@@ -113,7 +113,8 @@ def take_sample(state: DeviceState, patient: Patient, *, sim_now: datetime, real
         state.offline_until = sim_now + low + (high - low) * rng.random()
     if state.offline:
         return []
-    batch_full = len(state.pending) >= (config.wearable_samples_per_message if state.kind in CONTINUOUS_KINDS else 1)
+    batch_size = config.wearable_samples_per_message if state.kind in CONTINUOUS_KINDS else 1
+    batch_full = len(state.pending) >= batch_size
     if not (flush or batch_full):
         return []
     messages = [state.pending[i:i + MAX_READINGS_PER_MESSAGE]

@@ -44,7 +44,7 @@ _PATHWAY_PROFILE: dict[str, Profile] = {
     "palliative": "palliative", "paediatrics": "child",
 }
 
-# Deltas at full intensity (severity 1.0). Sepsis: fever, tachycardia, tachypnoea, hypotension, then confusion.
+# Deltas at full intensity (severity 1.0). Sepsis: fever, fast heart and breathing, hypotension, confusion.
 _EPISODE_EFFECTS: dict[EpisodeKind, dict[Vital, float]] = {
     "sepsis": {"temp": 2.0, "hr": 38, "rr": 10, "sbp": -35, "dbp": -15, "spo2": -5},
     "copd_exacerbation": {"spo2": -7, "rr": 10, "hr": 18, "temp": 0.4},
@@ -61,15 +61,21 @@ _LIMITS: dict[Vital, tuple[float, float]] = {"rr": (6, 50), "spo2": (60, 100), "
 
 
 def profile_for(ward_code: str, pathway: str, spo2_scale: int) -> Profile:
-    """The physiology a ward's patient has: COPD for the COPD ward or Scale 2, else by the ward's pathway."""
-    if ward_code == "resp-copd" or spo2_scale == 2:
+    """The physiology a ward's patient has, by the ward's pathway.
+
+    Living at SpO2 88–92% is what SpO2 Scale 2 is for, so the COPD profile goes with a Scale 2 admission;
+    a COPD-ward patient on Scale 1 gets the respiratory profile (94–96%), or every reading would alert.
+    """
+    if spo2_scale == 2:
         return "copd"
+    if ward_code == "resp-copd":
+        return "respiratory"
     return _PATHWAY_PROFILE.get(pathway, "general")
 
 
 @dataclass(frozen=True)
 class Episode:
-    """A deterioration: ramps up over ``onset``, holds for ``plateau``, then recovers over ``recovery`` or persists."""
+    """A deterioration: rises over ``onset``, holds for ``plateau``, then recovers or persists."""
 
     kind: EpisodeKind
     started_at: datetime
@@ -135,6 +141,14 @@ def start_episode(patient: Patient, started_at: datetime, rng: random.Random) ->
     return replace(patient, episode=episode)
 
 
+def at_peak(patient: Patient, now: datetime, rng: random.Random) -> Patient:
+    """The patient already deteriorated: an episode that reached its peak just now (demos, tests)."""
+    with_episode = start_episode(patient, now, rng)
+    assert with_episode.episode is not None
+    return replace(with_episode, episode=replace(with_episode.episode,
+                                                 started_at=now - with_episode.episode.onset))
+
+
 def advance(patient: Patient, now: datetime, rng: random.Random, *, episode_rate_per_hour: float) -> Patient:
     """The patient at ``now``: an ended episode is cleared; a new one starts with the given hourly hazard."""
     since = patient.updated_at or now
@@ -175,11 +189,12 @@ def consciousness(patient: Patient, now: datetime) -> str:
 
 def round_half_up(value: float, step: float = 1.0) -> float:
     """Rounds like a device display: half up, to ``step`` (1 for most vitals, 0.1 for temperature)."""
-    return math.floor(value / step + 0.5) * step
+    return math.floor(round(value / step, 9) + 0.5) * step  # round(): 36.45 / 0.1 is 364.4999…
 
 
-def measure(vitals: dict[Vital, float], fields: tuple[Vital, ...], rng: random.Random) -> dict[str, float | int]:
-    """A device's reading of ``fields``: true value plus noise, within limits, rounded as the device shows it."""
+def measure(vitals: dict[Vital, float], fields: tuple[Vital, ...],
+            rng: random.Random) -> dict[str, float | int]:
+    """A device's reading of ``fields``: true value plus noise, within limits, rounded as the device shows."""
     out: dict[str, float | int] = {}
     for vital in fields:
         lo, hi = _LIMITS[vital]

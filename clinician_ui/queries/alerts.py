@@ -24,28 +24,44 @@ _FROM = (
 
 def open_queue(conn: psycopg.Connection, *, ward_ids: list[int]) -> list[dict[str, Any]]:
     """Open alerts of these wards: highest risk first, then the longest waiting."""
-    return conn.cursor(row_factory=dict_row).execute(
-        f"SELECT {_ALERT_COLUMNS}{_FROM} WHERE a.status <> 'resolved' AND ad.ward_id = ANY(%s)"
-        f" ORDER BY {_RISK_RANK} DESC, a.raised_at, a.id",
-        (ward_ids,),
-    ).fetchall()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {_ALERT_COLUMNS}{_FROM} WHERE a.status <> 'resolved' AND ad.ward_id = ANY(%s)"
+            f" ORDER BY {_RISK_RANK} DESC, a.raised_at, a.id",
+            (ward_ids,),
+        )
+        .fetchall()
+    )
 
 
 def get_alert(conn: psycopg.Connection, alert_id: int, *, ward_ids: list[int]) -> dict[str, Any] | None:
-    return conn.cursor(row_factory=dict_row).execute(
-        f"SELECT {_ALERT_COLUMNS}{_FROM} WHERE a.id = %s AND ad.ward_id = ANY(%s)", (alert_id, ward_ids)
-    ).fetchone()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(f"SELECT {_ALERT_COLUMNS}{_FROM} WHERE a.id = %s AND ad.ward_id = ANY(%s)", (alert_id, ward_ids))
+        .fetchone()
+    )
 
 
 def history(conn: psycopg.Connection, admission_id: int) -> list[dict[str, Any]]:
-    return conn.cursor(row_factory=dict_row).execute(
-        f"SELECT {_ALERT_COLUMNS}{_FROM} WHERE a.admission_id = %s ORDER BY a.raised_at DESC", (admission_id,)
-    ).fetchall()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {_ALERT_COLUMNS}{_FROM} WHERE a.admission_id = %s ORDER BY a.raised_at DESC",
+            (admission_id,),
+        )
+        .fetchall()
+    )
 
 
 def notes(conn: psycopg.Connection, *, admission_id: int) -> list[dict[str, Any]]:
-    return conn.cursor(row_factory=dict_row).execute(
-        "SELECT n.id, n.alert_id, n.at, n.body, u.display_name AS author FROM alert_notes n"
-        " JOIN alerts a ON a.id = n.alert_id JOIN users u ON u.id = n.author_id"
-        " WHERE a.admission_id = %s ORDER BY n.at DESC", (admission_id,)
-    ).fetchall()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "SELECT n.id, n.alert_id, n.at, n.body, u.display_name AS author FROM alert_notes n"
+            " JOIN alerts a ON a.id = n.alert_id JOIN users u ON u.id = n.author_id"
+            " WHERE a.admission_id = %s ORDER BY n.at DESC",
+            (admission_id,),
+        )
+        .fetchall()
+    )

@@ -1,0 +1,261 @@
+"""Ingest throughput, publish to committed row, with every figure measured in the same run.
+
+    python -m bench.ingest [--messages 100000] [--batch-readings 1000000]
+
+Each stage pre-loads the broker: the consumer's persistent session subscribes, goes away, and the
+messages are published into its queue; then the consumer starts and the stage times how fast it drains
+to committed rows. That measures the consumer, not the Python publisher (which is no faster than the
+consumer on this machine). Stages: (a) a bare paho subscriber that only parses JSON (one Python process's
+ceiling), (b) the naive design (validate, score and INSERT + COMMIT per message), (c) ``vward ingest``,
+(d) two ``vward ingest`` processes on a shared subscription, (e) messages carrying a device's buffered
+batch of 60 readings, (f) bytes on disk per million stored readings. Every stage checks that exactly the
+published readings were stored, none twice.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+import paho.mqtt.client as mqtt
+import psycopg
+
+from vward import db, services
+from vward.config import Settings, broker_service_accounts
+from vward.contract import READINGS_TOPIC_FILTER, encode_readings, readings_topic
+from vward.ephemeral import ephemeral_services, settings_env
+from vward.seed import admit_demo_patient, device_id, seed_demo_users, seed_wards
+
+PATIENTS = 236
+VWARD = str(Path(sys.executable).with_name("vward"))
+SHARED = f"$share/ingest/{READINGS_TOPIC_FILTER}"
+
+
+def _client(settings: Settings, user: str, password: str, client_id: str = "", clean: bool = True) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                         clean_session=clean)
+    client.username_pw_set(user, password)
+    client.max_inflight_messages_set(2000)
+    client.connect(settings.mqtt_host, settings.mqtt_port)
+    client.loop_start()
+    return client
+
+
+def _prepare_session(settings: Settings, client_id: str, topic: str) -> None:
+    """Creates a persistent session subscribed to ``topic`` and leaves, so the broker queues for it."""
+    sub = _client(settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id, clean=False)
+    sub.subscribe(topic, qos=1)[1]
+    time.sleep(0.3)
+    sub.disconnect()
+    sub.loop_stop()
+
+
+def _drop_session(settings: Settings, client_id: str) -> None:
+    client = _client(settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id, clean=True)
+    time.sleep(0.2)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
+    pub = _client(settings, "vward-loadgen", settings.mqtt_loadgen_password)
+    infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(120)
+    pub.disconnect()
+    pub.loop_stop()
+
+
+def _messages(devices: list[str], n: int, start: datetime, per_message: int) -> list[tuple[str, bytes]]:
+    """n messages over the devices, each reading with its own second; values vary like a real ward's."""
+    rng = random.Random(7)
+    out = []
+    for i in range(n):
+        device = devices[i % len(devices)]
+        first = (i // len(devices)) * per_message
+        readings = [{"measured_at": (start + timedelta(seconds=first + k)).isoformat(), "rr": rng.randint(12, 24),
+                     "hr": rng.randint(55, 120), "spo2": rng.randint(90, 99), "on_oxygen": False}
+                    for k in range(per_message)]
+        out.append((readings_topic(device), encode_readings(readings)))
+    return out
+
+
+def _count(settings: Settings) -> int:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM readings").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _drain_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
+    """Readings/s from the first committed row to the last, polling the table."""
+    first_at, first_count = None, 0
+    deadline = time.monotonic() + 600
+    while True:
+        stored = _count(settings)
+        if first_at is None and stored:
+            first_at, first_count = time.monotonic(), stored
+        if stored >= expected:
+            break
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise click.ClickException(f"stopped at {stored}/{expected} readings")
+        time.sleep(0.02)
+    assert first_at is not None
+    return (expected - first_count) / max(time.monotonic() - first_at, 1e-9)
+
+
+def _check_exact(settings: Settings, expected: int) -> None:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        stored, distinct, quarantined = conn.execute(
+            "SELECT count(*), count(DISTINCT (device_id, measured_at)), (SELECT count(*) FROM quarantine)"
+            " FROM readings").fetchone()  # type: ignore[misc]
+    if (stored, distinct, quarantined) != (expected, expected, 0):
+        raise click.ClickException(f"lost or duplicated: stored {stored}, distinct {distinct}, "
+                                   f"quarantined {quarantined}, expected {expected}")
+
+
+def _truncate(settings: Settings) -> None:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE readings, quarantine, observation_state, alerts, alert_events CASCADE")
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _stored_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
+    rate = _drain_rate(settings, expected, procs)
+    time.sleep(0.5)
+    _check_exact(settings, expected)
+    return rate
+
+
+def _reported_rate(settings: Settings, _expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
+    """The bare subscriber stores nothing, so it times itself and writes its rate to a file."""
+    report = Path(settings.state_dir) / "bare-rate"
+    while not report.exists():
+        if any(p.poll() is not None for p in procs):
+            raise click.ClickException("the bare subscriber exited early")
+        time.sleep(0.05)
+    return float(report.read_text())
+
+
+Measure = Callable[[Settings, int, list[subprocess.Popen[bytes]]], float]
+
+
+def _run_stage(settings: Settings, client_ids: list[str], topic: str, messages: list[tuple[str, bytes]],
+               expected: int, start: Callable[[str], subprocess.Popen[bytes]], measure: Measure) -> float:
+    _truncate(settings)
+    for client_id in client_ids:
+        _prepare_session(settings, client_id, topic)
+    _publish(settings, messages)
+    procs = [start(client_id) for client_id in client_ids]
+    try:
+        return measure(settings, expected, procs)
+    finally:
+        _stop(procs)
+        for client_id in client_ids:
+            _drop_session(settings, client_id)
+
+
+def _consumer(kind: str, settings: Settings, client_id: str, topic: str, expected: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bench._consumers", kind, client_id, topic, str(expected)],
+                            env=settings_env(settings))
+
+
+def _ingest(settings: Settings, client_id: str) -> subprocess.Popen[bytes]:
+    env = {**settings_env(settings), "VWARD_MQTT_CLIENT_ID": client_id, "VWARD_MQTT_SHARED_GROUP": "ingest",
+           "VWARD_INGEST_METRICS_PORT": "0"}
+    return subprocess.Popen([VWARD, "--log-level", "WARNING", "ingest", "--index", client_id.rsplit("-", 1)[1]],
+                            env=env)
+
+
+def _disk_bytes(settings: Settings) -> tuple[str, int, int | None]:
+    """Mode, bytes of the readings table with its indexes, and (TimescaleDB) after compressing every chunk."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE readings")
+        mode = db.storage_mode(conn)
+        if mode == "timescaledb":
+            before = int(conn.execute("SELECT hypertable_size('readings')").fetchone()[0])  # type: ignore[index]
+            conn.execute("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('readings') c")
+            after = int(conn.execute("SELECT hypertable_size('readings')").fetchone()[0])  # type: ignore[index]
+            return mode, before, after
+        size = conn.execute("SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits"
+                            " WHERE inhparent = 'readings'::regclass").fetchone()
+        return mode, int(size[0]), None  # type: ignore[index]
+
+
+@click.command()
+@click.option("--messages", default=100_000, show_default=True, help="Messages per single-reading stage.")
+@click.option("--naive-messages", default=20_000, show_default=True, help="Messages for the naive stage.")
+@click.option("--batch-readings", default=1_000_000, show_default=True, help="Readings in the 60-per-message stage.")
+def main(messages: int, naive_messages: int, batch_readings: int) -> None:
+    """Run every stage and print readings/s with ratios."""
+    with ephemeral_services(prefix="vward-bench-") as env:
+        settings = env.settings
+        with psycopg.connect(settings.database_url) as conn:
+            seed_demo_users(conn)
+            rng = random.Random(1)
+            seed_wards(conn)
+            ward = conn.execute("SELECT id FROM wards ORDER BY id LIMIT 1").fetchone()
+            now = datetime.now(UTC)
+            admissions = [admit_demo_patient(conn, ward[0], device_secret=settings.sim_device_secret, rng=rng,  # type: ignore[index]
+                                             now=now, admitted_at=now - timedelta(days=3)) for _ in range(PATIENTS)]
+            db.maintain_readings(conn, settings, first_day=(now - timedelta(days=3)).date())
+            conn.commit()
+            services.sync_device_credentials(conn, env.base, broker_service_accounts(settings))
+        devices = [device_id(kind, a) for a in admissions for kind in ("wearable", "pulse_oximeter")]
+        t0 = now - timedelta(days=2)  # inside ingest's late window
+        results: dict[str, float] = {}
+
+        def stage(name: str, ids: list[str], topic: str, msgs: list[tuple[str, bytes]], expected: int,
+                  start: Callable[[str], subprocess.Popen[bytes]], measure: Measure = _stored_rate) -> None:
+            click.echo(f"stage ({name}) ...", err=True)
+            results[name] = _run_stage(settings, ids, topic, msgs, expected, start, measure)
+
+        single = _messages(devices, messages, t0, 1)
+        stage("a", ["bench-bare"], READINGS_TOPIC_FILTER, single, messages,
+              lambda cid: _consumer("bare", settings, cid, READINGS_TOPIC_FILTER, messages), _reported_rate)
+        stage("b", ["bench-naive"], READINGS_TOPIC_FILTER, single[:naive_messages], naive_messages,
+              lambda cid: _consumer("naive", settings, cid, READINGS_TOPIC_FILTER, naive_messages))
+        stage("c", ["vward-ingest-0"], SHARED, single, messages, lambda cid: _ingest(settings, cid))
+        stage("d", ["vward-ingest-0", "vward-ingest-1"], SHARED, single, messages, lambda cid: _ingest(settings, cid))
+        batched = _messages(devices, batch_readings // 60, t0, 60)
+        stage("e", ["vward-ingest-0"], SHARED, batched, batch_readings, lambda cid: _ingest(settings, cid))
+        mode, size, compressed = _disk_bytes(settings)
+
+    per_million = size / batch_readings  # bytes per reading = MB per million readings
+    click.echo(f"\nvward ingest benchmark ({mode} storage; {PATIENTS} patients; all stages in this run)")
+    rows = [
+        ("a", "bare paho subscriber, JSON parse only (ceiling)", results["a"], None),
+        ("b", "naive: validate + score + INSERT + COMMIT per message", results["b"], None),
+        ("c", "vward ingest, 1 process", results["c"], "target >= 6,000/s, >= 70% of (a), >= 2x (b)"),
+        ("d", "vward ingest, 2 processes, shared subscription", results["d"], None),
+        ("e", "vward ingest, 60 readings per message", results["e"], "target >= 50,000/s"),
+    ]
+    for key, label, rate, target in rows:
+        click.echo(f"  ({key}) {label:<56} {rate:>10,.0f} readings/s  {target or ''}")
+    click.echo(f"  (c)/(a) = {results['c'] / results['a']:.2f}   (c)/(b) = {results['c'] / results['b']:.1f}x"
+               f"   (d)/(c) = {results['d'] / results['c']:.2f}   (e)/(c) = {results['e'] / results['c']:.1f}x")
+    click.echo(f"  (f) bytes on disk per million readings: {per_million:,.1f} MB"
+               f" (table + indexes, uncompressed; target <= 250 MB)")
+    if compressed is not None:
+        click.echo(f"      compressed (TimescaleDB): {compressed / batch_readings:,.1f} MB per million readings")
+    click.echo("  nothing lost or duplicated in any stage")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""Admissions against bed capacity: admit, transfer, discharge, set capacity; each audited, in one transaction.
+
+A ward's row is locked (``FOR UPDATE``) before its beds are counted, so two coordinators admitting to the
+last bed at once cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from clinician_ui.errors import Conflict, NotFound
+from clinician_ui.queries import audit
+
+READMISSION_WINDOW = timedelta(days=30)
+
+
+def _lock_ward_with_bed(conn: psycopg.Connection, ward_id: int, ward_ids: list[int]) -> str:
+    """Locks the ward and checks it has a free bed; a full ward's refusal names wards that have one."""
+    ward = conn.execute(
+        "SELECT name, bed_capacity FROM wards WHERE id = %s AND id = ANY(%s) FOR UPDATE", (ward_id, ward_ids)
+    ).fetchone()
+    if ward is None:
+        raise NotFound(f"no ward {ward_id} among your wards")
+    name, capacity = ward
+    occupied = conn.execute(
+        "SELECT count(*) FROM admissions WHERE ward_id = %s AND discharged_at IS NULL", (ward_id,)
+    ).fetchone()[0]  # type: ignore[index]
+    if occupied >= capacity:
+        free = conn.execute(
+            "SELECT w.name, w.bed_capacity - count(a.id) FROM wards w"
+            " LEFT JOIN admissions a ON a.ward_id = w.id AND a.discharged_at IS NULL"
+            " WHERE w.id <> %s GROUP BY w.id HAVING w.bed_capacity > count(a.id) ORDER BY w.name",
+            (ward_id,),
+        ).fetchall()
+        where = ", ".join(f"{n} ({f} free)" for n, f in free) or "none: every ward is full"
+        raise Conflict(f"{name} is full ({occupied} of {capacity} beds). Wards with free beds: {where}")
+    return str(name)
+
+
+def admit(
+    conn: psycopg.Connection,
+    *,
+    nhs_number: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date,
+    ward_id: int,
+    source: str,
+    spo2_scale: int,
+    spo2_scale_reason: str | None,
+    device_ids: list[str],
+    actor_id: int,
+    ward_ids: list[int],
+    now: datetime,
+) -> dict[str, Any]:
+    """Admits the patient (created if new); returns the admission with its readmission flag."""
+    with conn.transaction():
+        ward_name = _lock_ward_with_bed(conn, ward_id, ward_ids)
+        conn.execute(
+            "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (nhs_number) DO NOTHING",
+            (nhs_number, given_name, family_name, date_of_birth),
+        )
+        patient_id = conn.execute("SELECT id FROM patients WHERE nhs_number = %s FOR UPDATE", (nhs_number,)).fetchone()[
+            0
+        ]  # type: ignore[index]
+        active = conn.execute(
+            "SELECT w.name FROM admissions a JOIN wards w ON w.id = a.ward_id"
+            " WHERE a.patient_id = %s AND a.discharged_at IS NULL",
+            (patient_id,),
+        ).fetchone()
+        if active:
+            raise Conflict(f"this patient is already admitted to {active[0]}")
+        previous = conn.execute(
+            "SELECT id FROM admissions WHERE patient_id = %s AND discharged_at > %s"
+            " ORDER BY discharged_at DESC LIMIT 1",
+            (patient_id, now - READMISSION_WINDOW),
+        ).fetchone()
+        scale2 = spo2_scale == 2
+        admission_id = conn.execute(
+            "INSERT INTO admissions (patient_id, ward_id, source, admitted_at, admitted_by, spo2_scale,"
+            " spo2_scale_set_by, spo2_scale_set_at, spo2_scale_reason, readmission_of)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                patient_id,
+                ward_id,
+                source,
+                now,
+                actor_id,
+                spo2_scale,
+                actor_id if scale2 else None,
+                now if scale2 else None,
+                spo2_scale_reason if scale2 else None,
+                previous[0] if previous else None,
+            ),
+        ).fetchone()[0]  # type: ignore[index]
+        _assign_devices(conn, admission_id, device_ids)
+        detail = {
+            "patient_id": patient_id,
+            "ward_id": ward_id,
+            "source": source,
+            "devices": device_ids,
+            "readmission_of": previous[0] if previous else None,
+        }
+        audit.record(
+            conn,
+            actor_id=actor_id,
+            action="admission.admit",
+            entity="admission",
+            entity_id=admission_id,
+            detail=detail,
+        )
+        if scale2:
+            audit.record(
+                conn,
+                actor_id=actor_id,
+                action="admission.spo2_scale",
+                entity="admission",
+                entity_id=admission_id,
+                detail={"patient_id": patient_id, "scale": 2, "reason": spo2_scale_reason},
+            )
+    return {
+        "admission_id": admission_id,
+        "patient_id": patient_id,
+        "ward": ward_name,
+        "readmission": previous is not None,
+        "readmission_of": previous[0] if previous else None,
+    }
+
+
+def _assign_devices(conn: psycopg.Connection, admission_id: int, device_ids: list[str]) -> None:
+    if not device_ids:
+        return
+    got = {
+        r[0]
+        for r in conn.execute(
+            "UPDATE devices SET admission_id = %s WHERE id = ANY(%s) AND admission_id IS NULL RETURNING id",
+            (admission_id, device_ids),
+        ).fetchall()
+    }
+    missing = sorted(set(device_ids) - got)
+    if missing:
+        raise Conflict(f"devices not registered or already in use: {', '.join(missing)}")
+
+
+def _lock_active(conn: psycopg.Connection, admission_id: int, ward_ids: list[int]) -> tuple[int, int]:
+    row = conn.execute(
+        "SELECT patient_id, ward_id FROM admissions WHERE id = %s AND ward_id = ANY(%s)"
+        " AND discharged_at IS NULL FOR UPDATE",
+        (admission_id, ward_ids),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no current admission {admission_id} on your wards")
+    return int(row[0]), int(row[1])
+
+
+def transfer(
+    conn: psycopg.Connection, *, admission_id: int, to_ward_id: int, actor_id: int, ward_ids: list[int]
+) -> dict[str, Any]:
+    with conn.transaction():
+        patient_id, from_ward = _lock_active(conn, admission_id, ward_ids)
+        if from_ward == to_ward_id:
+            raise Conflict("the patient is already on that ward")
+        ward_name = _lock_ward_with_bed(conn, to_ward_id, ward_ids)
+        conn.execute("UPDATE admissions SET ward_id = %s WHERE id = %s", (to_ward_id, admission_id))
+        audit.record(
+            conn,
+            actor_id=actor_id,
+            action="admission.transfer",
+            entity="admission",
+            entity_id=admission_id,
+            detail={"patient_id": patient_id, "from_ward_id": from_ward, "to_ward_id": to_ward_id},
+        )
+    return {"admission_id": admission_id, "ward": ward_name}
+
+
+def discharge(
+    conn: psycopg.Connection,
+    *,
+    admission_id: int,
+    outcome: str,
+    actor_id: int,
+    ward_ids: list[int],
+    now: datetime,
+) -> dict[str, Any]:
+    """Discharges and unassigns the admission's devices (they go back to the pool for the next patient)."""
+    with conn.transaction():
+        patient_id, _ = _lock_active(conn, admission_id, ward_ids)
+        conn.execute(
+            "UPDATE admissions SET discharged_at = greatest(%s, admitted_at), discharged_by = %s,"
+            " discharge_outcome = %s WHERE id = %s",
+            (now, actor_id, outcome, admission_id),
+        )
+        freed = [
+            r[0]
+            for r in conn.execute(
+                "UPDATE devices SET admission_id = NULL WHERE admission_id = %s RETURNING id", (admission_id,)
+            )
+        ]
+        audit.record(
+            conn,
+            actor_id=actor_id,
+            action="admission.discharge",
+            entity="admission",
+            entity_id=admission_id,
+            detail={"patient_id": patient_id, "outcome": outcome, "devices_unassigned": freed},
+        )
+    return {"admission_id": admission_id, "outcome": outcome, "devices_unassigned": freed}
+
+
+def set_capacity(conn: psycopg.Connection, *, ward_id: int, beds: int, actor_id: int, ward_ids: list[int]) -> None:
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT bed_capacity FROM wards WHERE id = %s AND id = ANY(%s) FOR UPDATE", (ward_id, ward_ids)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no ward {ward_id} among your wards")
+        conn.execute("UPDATE wards SET bed_capacity = %s WHERE id = %s", (beds, ward_id))
+        audit.record(
+            conn,
+            actor_id=actor_id,
+            action="ward.set_capacity",
+            entity="ward",
+            entity_id=ward_id,
+            detail={"from": row[0], "to": beds},
+        )
+
+
+def active_list(conn: psycopg.Connection, *, ward_ids: list[int]) -> list[dict[str, Any]]:
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "SELECT a.id, a.patient_id, p.given_name || ' ' || p.family_name AS patient_name, p.nhs_number,"
+            " a.ward_id, w.name AS ward_name, a.source, a.admitted_at, a.spo2_scale, a.readmission_of"
+            " FROM admissions a JOIN patients p ON p.id = a.patient_id JOIN wards w ON w.id = a.ward_id"
+            " WHERE a.discharged_at IS NULL AND a.ward_id = ANY(%s) ORDER BY w.name, p.family_name, a.id",
+            (ward_ids,),
+        )
+        .fetchall()
+    )
+
+
+def free_devices(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute("SELECT id, kind, serial FROM devices WHERE admission_id IS NULL ORDER BY kind, id")
+        .fetchall()
+    )

@@ -1,0 +1,103 @@
+"""Admit, transfer and discharge (coordinators), against each ward's bed capacity."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from clinician_ui.deps import Conn, Payload, parse, require, safe_next, wants_html
+from clinician_ui.queries import admissions as q
+from clinician_ui.security import User
+from clinician_ui.templating import render
+from vward.nhs_number import normalise
+
+router = APIRouter(tags=["admissions"])
+Coordinator = Annotated[User, Depends(require("coordinator"))]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class AdmitIn(BaseModel):
+    nhs_number: str
+    given_name: Name
+    family_name: Name
+    date_of_birth: date
+    ward_id: int
+    source: Literal["step_up", "step_down"]
+    spo2_scale: Annotated[int, Field(ge=1, le=2)] = 1
+    spo2_scale_reason: Annotated[str, Field(min_length=3, max_length=500)] | None = None
+    device_ids: list[str] = []
+
+    @field_validator("nhs_number")
+    @classmethod
+    def _nhs(cls, v: str) -> str:
+        return normalise(v)  # InvalidNhsNumber is a ValueError: reported as a 422 with its message
+
+    @field_validator("device_ids", mode="before")
+    @classmethod
+    def _devices(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _scale2_reason(self) -> AdmitIn:
+        if self.spo2_scale == 2 and not self.spo2_scale_reason:
+            raise ValueError("SpO2 scale 2 needs the clinical reason (confirmed hypercapnic respiratory failure)")
+        if self.date_of_birth > date.today():
+            raise ValueError("the date of birth is in the future")
+        return self
+
+
+@router.get("/admissions/new", include_in_schema=False)
+def admit_page(request: Request, conn: Conn, user: Coordinator) -> Response:
+    wards = conn.execute("SELECT id, name FROM wards WHERE id = ANY(%s) ORDER BY name", (user.ward_ids,)).fetchall()
+    return render(request, "admit.html", {"wards": wards, "devices": q.free_devices(conn)})
+
+
+def _done(request: Request, data: dict[str, Any], result: dict[str, Any], default: str) -> Response:
+    if wants_html(request):
+        return RedirectResponse(safe_next(data, default), status_code=303)
+    return JSONResponse(result)
+
+
+@router.post("/api/admissions", status_code=201)
+def admit(request: Request, conn: Conn, user: Coordinator, data: Payload) -> Response:
+    """Admits a patient; a full ward is a 409 naming wards with free beds."""
+    body = parse(AdmitIn, data)
+    result = q.admit(conn, **body.model_dump(), actor_id=user.id, ward_ids=user.ward_ids, now=datetime.now(UTC))
+    if wants_html(request):
+        return RedirectResponse(f"/patients/{result['admission_id']}", status_code=303)
+    return JSONResponse(result, status_code=201)
+
+
+class TransferIn(BaseModel):
+    to_ward_id: int
+
+
+@router.post("/api/admissions/{admission_id}/transfer")
+def transfer(admission_id: int, request: Request, conn: Conn, user: Coordinator, data: Payload) -> Response:
+    body = parse(TransferIn, data)
+    result = q.transfer(
+        conn, admission_id=admission_id, to_ward_id=body.to_ward_id, actor_id=user.id, ward_ids=user.ward_ids
+    )
+    return _done(request, data, result, f"/patients/{admission_id}")
+
+
+class DischargeIn(BaseModel):
+    outcome: Literal["recovered_at_home", "conveyed_to_hospital", "died", "other"]
+
+
+@router.post("/api/admissions/{admission_id}/discharge")
+def discharge(admission_id: int, request: Request, conn: Conn, user: Coordinator, data: Payload) -> Response:
+    body = parse(DischargeIn, data)
+    result = q.discharge(
+        conn,
+        admission_id=admission_id,
+        outcome=body.outcome,
+        actor_id=user.id,
+        ward_ids=user.ward_ids,
+        now=datetime.now(UTC),
+    )
+    return _done(request, data, result, "/capacity")

@@ -1,0 +1,97 @@
+"""The hub: the live alert queue (page, fragment, JSON) and the actions on an alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from alerting.actions import apply_action
+from alerting.outbox import publish_pending
+from clinician_ui.deps import AppSettings, Conn, Payload, get_redis, parse, require, safe_next, wants_html
+from clinician_ui.errors import NotFound
+from clinician_ui.queries import alerts as q
+from clinician_ui.queue import annotate
+from clinician_ui.security import User
+from clinician_ui.templating import render
+
+router = APIRouter(tags=["alerts"])
+Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
+
+
+def _queue(conn: Any, user: User) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [annotate(r, now) for r in q.open_queue(conn, ward_ids=user.ward_ids)]
+
+
+def stream_position(request: Request, stream: str) -> str:
+    """The id of the newest stream entry (or 0-0): the page shows everything before it, SSE the rest."""
+    last = get_redis(request).xrevrange(stream, count=1)
+    return str(last[0][0]) if last else "0-0"
+
+
+@router.get("/", include_in_schema=False)
+def hub(request: Request, conn: Conn, user: Clinician, settings: AppSettings) -> Response:
+    since = stream_position(request, settings.alert_stream)  # read before the queue: nothing falls between
+    return render(request, "hub.html", {"alerts": _queue(conn, user), "since": since})
+
+
+@router.get("/fragments/queue", include_in_schema=False)
+def queue_fragment(request: Request, conn: Conn, user: Clinician) -> Response:
+    return render(request, "_queue.html", {"alerts": _queue(conn, user)})
+
+
+@router.get("/api/alerts")
+def list_alerts(conn: Conn, user: Clinician) -> list[dict[str, Any]]:
+    """Open alerts on the user's wards, highest risk first, then longest waiting."""
+    return _queue(conn, user)
+
+
+@router.get("/api/alerts/{alert_id}")
+def get_alert(alert_id: int, conn: Conn, user: Clinician) -> dict[str, Any]:
+    row = q.get_alert(conn, alert_id, ward_ids=user.ward_ids)
+    if row is None:
+        raise NotFound(f"no alert {alert_id} on your wards")
+    return annotate(row, datetime.now(UTC))
+
+
+class ActionIn(BaseModel):
+    action: Literal["acknowledge", "note", "respond", "resolve", "snooze", "unsnooze"]
+    note: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
+    response_kind: Literal["phone", "video", "home_visit", "emergency_999"] | None = None
+    snooze_until: AwareDatetime | None = None
+    snooze_minutes: Annotated[int, Field(gt=0, le=24 * 60)] | None = None
+    snooze_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+@router.post("/api/alerts/{alert_id}/actions")
+def act(alert_id: int, request: Request, conn: Conn, user: Clinician, settings: AppSettings, data: Payload) -> Response:
+    """Acknowledge, note, respond, resolve, snooze or unsnooze; invalid transitions are a 409 with the reason."""
+    body = parse(ActionIn, data)
+    if q.get_alert(conn, alert_id, ward_ids=user.ward_ids) is None:
+        raise NotFound(f"no alert {alert_id} on your wards")
+    now = datetime.now(UTC)
+    until = body.snooze_until
+    if until is None and body.snooze_minutes is not None:
+        until = now + timedelta(minutes=body.snooze_minutes)
+    with conn.transaction():
+        apply_action(
+            conn,
+            alert_id=alert_id,
+            action=body.action,
+            actor_id=user.id,
+            now=now,
+            note=body.note,
+            response_kind=body.response_kind,
+            snooze_until=until,
+            snooze_reason=body.snooze_reason,
+        )
+    publish_pending(conn, get_redis(request), settings=settings)
+    if wants_html(request):
+        return RedirectResponse(safe_next(data, "/"), status_code=303)
+    row = q.get_alert(conn, alert_id, ward_ids=user.ward_ids)
+    return JSONResponse(jsonable_encoder(annotate(row, now)) if row else {"id": alert_id})

@@ -1,0 +1,133 @@
+"""Admissions against capacity, readmission flag, discharge freeing devices, audit, and bad input as 4xx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in, ward_id
+from vward.config import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def coordinator(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
+    seed_users(clean_db)
+    with app_client(settings) as client:
+        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+        yield client
+
+
+def test_full_ward_refuses_admission_naming_free_wards(clean_db: psycopg.Connection, coordinator: TestClient) -> None:
+    oncology = ward_id(clean_db, "oncology")
+    assert coordinator.post(f"/api/wards/{oncology}/capacity", json={"beds": 1}).status_code == 200
+    assert coordinator.post("/api/admissions", json=admit_body(clean_db, 1, "oncology")).status_code == 201
+    r = coordinator.post("/api/admissions", json=admit_body(clean_db, 2, "oncology"))
+    assert r.status_code == 409
+    assert "Acute oncology virtual ward is full (1 of 1 beds)" in r.json()["detail"]
+    assert "Wards with free beds: " in r.json()["detail"] and "Frailty virtual ward (34 free)" in r.json()["detail"]
+    # the same capacity check guards transfers
+    other = coordinator.post("/api/admissions", json=admit_body(clean_db, 3, "frailty")).json()
+    r = coordinator.post(f"/api/admissions/{other['admission_id']}/transfer", json={"to_ward_id": oncology})
+    assert r.status_code == 409 and "is full" in r.json()["detail"]
+
+
+def test_readmission_within_30_days_is_flagged(clean_db: psycopg.Connection, coordinator: TestClient) -> None:
+    first = coordinator.post("/api/admissions", json=admit_body(clean_db, 4)).json()
+    assert first["readmission"] is False
+    assert (
+        coordinator.post(
+            f"/api/admissions/{first['admission_id']}/discharge", json={"outcome": "recovered_at_home"}
+        ).status_code
+        == 200
+    )
+    again = coordinator.post("/api/admissions", json=admit_body(clean_db, 4)).json()
+    assert again["readmission"] is True and again["readmission_of"] == first["admission_id"]
+    page = coordinator.get(f"/patients/{again['admission_id']}", headers={"Accept": "text/html"})
+    assert 'id="readmission-flag"' in page.text
+
+
+def test_discharge_unassigns_devices(clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient) -> None:
+    with app_client(settings) as admin:
+        admin.headers["X-CSRF-Token"] = sign_in(admin, "admin")
+        issued = admin.post("/api/devices", json={"id": "ox-test-1", "kind": "pulse_oximeter", "serial": "S1"})
+        assert issued.status_code == 201 and len(issued.json()["mqtt_password"]) >= 24
+    stored = clean_db.execute("SELECT mqtt_password_hash FROM devices WHERE id = 'ox-test-1'").fetchone()[0]
+    assert stored.startswith("$7$") and issued.json()["mqtt_password"] not in stored
+    adm = coordinator.post("/api/admissions", json=admit_body(clean_db, 5, device_ids=["ox-test-1"])).json()
+    assert clean_db.execute("SELECT admission_id FROM devices").fetchone()[0] == adm["admission_id"]
+    r = coordinator.post(f"/api/admissions/{adm['admission_id']}/discharge", json={"outcome": "other"})
+    assert r.json()["devices_unassigned"] == ["ox-test-1"]
+    assert clean_db.execute("SELECT admission_id FROM devices").fetchone()[0] is None
+
+
+def test_scale_2_records_who_and_why_and_actions_are_audited(
+    clean_db: psycopg.Connection, coordinator: TestClient
+) -> None:
+    adm = coordinator.post(
+        "/api/admissions", json=admit_body(clean_db, 6, spo2_scale=2, spo2_scale_reason="Hypercapnic failure on ABG")
+    ).json()
+    row = clean_db.execute(
+        "SELECT spo2_scale, u.username, spo2_scale_reason FROM admissions a"
+        " JOIN users u ON u.id = a.spo2_scale_set_by WHERE a.id = %s",
+        (adm["admission_id"],),
+    ).fetchone()
+    assert row == (2, "coordinator", "Hypercapnic failure on ABG")
+    assert coordinator.get(f"/api/patients/{adm['admission_id']}").status_code == 200
+    actions = {
+        r[0]
+        for r in clean_db.execute(
+            "SELECT action FROM audit_log WHERE detail->>'patient_id' = %s OR (entity = 'patient' AND entity_id = %s)",
+            (str(adm["patient_id"]), str(adm["patient_id"])),
+        )
+    }
+    assert {"admission.admit", "admission.spo2_scale", "patient.view"} <= actions
+
+
+def test_admin_audit_search(clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient) -> None:
+    adm = coordinator.post("/api/admissions", json=admit_body(clean_db, 7)).json()
+    coordinator.get(f"/api/patients/{adm['admission_id']}")
+    with app_client(settings) as admin:
+        sign_in(admin, "admin")
+        rows = admin.get("/api/audit", params={"patient_id": adm["patient_id"], "username": "coordinator"}).json()
+        assert [r["action"] for r in rows] == ["patient.view", "admission.admit"]
+        assert admin.get("/api/audit", params={"action": "patient.view", "day_from": "2000-01-01"}).json()
+        assert admin.get("/api/audit", params={"day_to": "2000-01-01"}).json() == []
+        assert admin.get("/api/audit", params={"patient_id": "abc"}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"nhs_number": "9434765918"}, "check digit"),
+        ({"nhs_number": "12345"}, "ten digits"),
+        ({"spo2_scale": 2}, "needs the clinical reason"),
+        ({"source": "sideways"}, "source"),
+        ({"date_of_birth": "not-a-date"}, "date_of_birth"),
+        ({"ward_id": 99999}, "no ward 99999"),
+    ],
+)
+def test_bad_admissions_are_4xx_with_a_message(
+    clean_db: psycopg.Connection,
+    coordinator: TestClient,
+    change: dict[str, object],
+    fragment: str,
+) -> None:
+    r = coordinator.post("/api/admissions", json={**admit_body(clean_db, 8), **change})
+    assert 400 <= r.status_code < 500 and fragment in r.json()["detail"]
+
+
+def test_malformed_requests_are_4xx(clean_db: psycopg.Connection, coordinator: TestClient) -> None:
+    bad_json = coordinator.post("/api/admissions", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert bad_json.status_code == 422 and "not valid JSON" in bad_json.json()["detail"]
+    assert coordinator.post("/api/admissions", json=[1, 2]).status_code == 422
+    assert coordinator.get("/api/patients/abc").status_code == 422
+    assert coordinator.get("/api/patients/424242").status_code == 404
+    assert coordinator.post("/api/admissions/424242/discharge", json={"outcome": "died"}).status_code == 404
+    assert coordinator.post("/api/admissions/1/discharge", json={"outcome": "vanished"}).status_code == 422
+    html = coordinator.post("/api/admissions", data={"nhs_number": "1"}, headers={"Accept": "text/html"})
+    assert html.status_code == 422 and 'id="error-message"' in html.text

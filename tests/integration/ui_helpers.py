@@ -1,0 +1,58 @@
+"""Shared set-up for the clinician UI integration tests: the app on the fixture services, signed-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from clinician_ui.app import create_app
+from vward.config import Settings
+from vward.nhs_number import check_digit
+from vward.seed import DEMO_PASSWORD, seed_demo_users
+
+
+@contextmanager
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def sign_in(client: TestClient, username: str) -> str:
+    """Signs in with the demo password; returns the session's CSRF token for the X-CSRF-Token header."""
+    token = client.get("/api/csrf").json()["csrf"]
+    r = client.post("/signin", json={"username": username, "password": DEMO_PASSWORD}, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200, r.text
+    return str(r.json()["csrf"])
+
+
+def seed_users(conn: psycopg.Connection) -> None:
+    seed_demo_users(conn)
+
+
+def nhs(n: int) -> str:
+    """A valid NHS number in the test range, distinct for each ``n``."""
+    while True:
+        first = f"999{n:06d}"
+        digit = check_digit(first)
+        if digit is not None:
+            return first + str(digit)
+        n += 500_000
+
+
+def ward_id(conn: psycopg.Connection, code: str) -> int:
+    return int(conn.execute("SELECT id FROM wards WHERE code = %s", (code,)).fetchone()[0])  # type: ignore[index]
+
+
+def admit_body(conn: psycopg.Connection, n: int, code: str = "frailty", **extra: object) -> dict[str, object]:
+    return {
+        "nhs_number": nhs(n),
+        "given_name": "Ada",
+        "family_name": f"Test{n}",
+        "date_of_birth": "1940-02-03",
+        "ward_id": ward_id(conn, code),
+        "source": "step_up",
+        **extra,
+    }
