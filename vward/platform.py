@@ -12,12 +12,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 
+from alerting.push import ensure_vapid_key, vapid_key_path
+from device_sim.history import backfill_history
 from vward import db, services
 from vward.config import Settings, broker_service_accounts
 from vward.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_patients, seed_demo_users, seed_wards
@@ -27,7 +29,9 @@ PROCESSES: dict[str, list[str]] = {
     "ingest-0": ["ingest", "--index", "0"],
     "hub": ["hub"],
     "web": ["web"],
-    "simulator": ["simulate", "--speed", "30"],
+    # Demo: 30x physiology so episodes unfold in minutes; 5% of patients start deteriorating; each device
+    # connects with its own credentials like a real one.
+    "simulator": ["simulate", "--speed", "30", "--deteriorate-fraction", "0.05", "--per-device-connections"],
 }
 
 
@@ -52,6 +56,8 @@ def prepare_database(settings: Settings, *, occupancy: float) -> tuple[str, int]
         seed_demo_users(conn)
         admitted = seed_demo_patients(conn, device_secret=settings.sim_device_secret, occupancy=occupancy,
                                       rng_seed=2026)
+        conn.commit()
+        backfill_history(conn, settings, now=datetime.now(UTC))
         conn.commit()
         services.sync_device_credentials(conn, settings.state_dir.resolve(), broker_service_accounts(settings))
         return db.storage_mode(conn), admitted
@@ -81,7 +87,7 @@ def start_processes(settings: Settings) -> None:
             continue
         with (base / "logs" / f"{name}.log").open("ab") as log:
             proc = subprocess.Popen([vward, *args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True, env={**os.environ, "VWARD_STATE_DIR": str(base)})
         pidfile.write_text(str(proc.pid))
 
 
@@ -116,6 +122,7 @@ def up_command(occupancy: float) -> None:
     settings = get_settings()
     start_services(settings)
     mode, admitted = prepare_database(settings, occupancy=occupancy)
+    ensure_vapid_key(vapid_key_path(settings), rotate=False)
     start_processes(settings)
     click.echo(f"\nvward is up (readings storage: {mode}; {admitted} new demo patients admitted).")
     click.echo(f"  Open http://{settings.web_host}:{settings.web_port}/")
