@@ -17,7 +17,16 @@ import psycopg
 from alerting import queries
 from alerting.lifecycle import RiskIncreased, raise_alert, transition
 from alerting.model import Alert, Targets
-from alerting.rules import TREND_MIN_BASELINE_SETS, Escalate, LatestSet, Raise, decide, needs_baseline
+from alerting.rules import (
+    TREND_MIN_BASELINE_SETS,
+    TREND_MIN_RECENT_SETS,
+    Baseline,
+    Escalate,
+    LatestSet,
+    Raise,
+    decide,
+    needs_baseline,
+)
 from vward.config import Settings
 
 __all__ = ["LatestSet", "record_scores"]
@@ -100,21 +109,31 @@ def _escalate(
 
 def _baselines(
     conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings
-) -> dict[int, float]:
-    """Median complete NEWS2 total per admission over the window before each set (see ``rules``)."""
+) -> dict[int, Baseline]:
+    """Usual and recent median complete NEWS2 totals per admission (see ``rules``); this batch's readings
+    are already stored in the transaction, so they count as recent."""
     if not sets:
         return {}
     rows = conn.execute(
-        "SELECT s.admission_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY r.news2_total)"
-        " FROM unnest(%(ids)s::bigint[], %(ats)s::timestamptz[]) AS s(admission_id, observed_at)"
+        "SELECT s.admission_id,"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY r.news2_total) FILTER (WHERE r.measured_at < s.recent),"
+        " count(*) FILTER (WHERE r.measured_at < s.recent),"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY r.news2_total) FILTER (WHERE r.measured_at >= s.recent),"
+        " count(*) FILTER (WHERE r.measured_at >= s.recent)"
+        " FROM (SELECT u.admission_id, u.observed_at, u.observed_at - %(confirm)s AS recent"
+        "       FROM unnest(%(ids)s::bigint[], %(ats)s::timestamptz[]) AS u(admission_id, observed_at)) s"
         " JOIN readings r ON r.admission_id = s.admission_id AND r.news2_complete"
-        "  AND r.measured_at >= s.observed_at - %(window)s AND r.measured_at < s.observed_at"
-        " GROUP BY s.admission_id HAVING count(*) >= %(min)s",
+        "  AND r.measured_at >= s.recent - %(window)s AND r.measured_at <= s.observed_at"
+        " GROUP BY s.admission_id",
         {
             "ids": [s.admission_id for s in sets],
             "ats": [s.observed_at for s in sets],
             "window": settings.trend_baseline_window,
-            "min": TREND_MIN_BASELINE_SETS,
+            "confirm": settings.trend_confirm_window,
         },
     ).fetchall()
-    return {int(a): float(m) for a, m in rows}
+    return {
+        int(a): Baseline(usual=float(usual), recent=float(recent))
+        for a, usual, n_usual, recent, n_recent in rows
+        if n_usual >= TREND_MIN_BASELINE_SETS and n_recent >= TREND_MIN_RECENT_SETS
+    }

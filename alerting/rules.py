@@ -2,10 +2,13 @@
 
 Raise when the (possibly partial) set is low-medium (a single parameter scored 3), medium (total ≥ 5) or
 high (≥ 7); an incomplete set's partial total is a floor of the true one, so it counts. Below those, a
-``trend`` alert is raised when the total is at least the patient's own baseline plus
-``settings.trend_rise_threshold``. The baseline is the median NEWS2 total of that admission's *complete*
-readings measured in the ``trend_baseline_window`` before this set, and only exists when there are at
-least ``TREND_MIN_BASELINE_SETS`` of them (a few readings are no baseline). One open alert per admission:
+``trend`` alert is raised when the total has risen by ``settings.trend_rise_threshold`` above the
+patient's own baseline and stayed there: the set's total *and* the median of the complete totals measured
+in the last ``settings.trend_confirm_window`` must both reach baseline + threshold, so one noisy reading
+does not page a nurse (alert fatigue is a clinical risk). The baseline is the median NEWS2 total of that
+admission's *complete* readings in the ``trend_baseline_window`` before the confirm window, and only
+exists with at least ``TREND_MIN_BASELINE_SETS`` of them (a few readings are no baseline); the recent
+median needs ``TREND_MIN_RECENT_SETS``. One open alert per admission:
 a strictly higher risk escalates it; the same or a lower risk raises nothing.
 """
 
@@ -17,6 +20,7 @@ from datetime import datetime
 from alerting.model import risk_rank
 
 TREND_MIN_BASELINE_SETS = 6
+TREND_MIN_RECENT_SETS = 2
 RAISING_RISKS = ("low-medium", "medium", "high")
 
 
@@ -33,6 +37,14 @@ class LatestSet:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """A patient's usual NEWS2 (median over the baseline window) and the median of the last readings."""
+
+    usual: float
+    recent: float
+
+
+@dataclass(frozen=True)
 class Raise:
     trigger: str
     risk: str
@@ -46,7 +58,7 @@ class Escalate:
 Decision = Raise | Escalate | None
 
 
-def trigger_for(latest: LatestSet, baseline: float | None, rise_threshold: int) -> str | None:
+def trigger_for(latest: LatestSet, baseline: Baseline | None, rise_threshold: int) -> str | None:
     """What about this set raises an alert on its own, or None."""
     if latest.risk in ("medium", "high"):
         return "news2"
@@ -57,8 +69,9 @@ def trigger_for(latest: LatestSet, baseline: float | None, rise_threshold: int) 
     return None
 
 
-def is_trend(total: int, baseline: float | None, rise_threshold: int) -> bool:
-    return baseline is not None and total >= baseline + rise_threshold
+def is_trend(total: int, baseline: Baseline | None, rise_threshold: int) -> bool:
+    """A sustained rise: the current total and the recent median both at least usual + threshold."""
+    return baseline is not None and min(total, baseline.recent) >= baseline.usual + rise_threshold
 
 
 def needs_baseline(latest: LatestSet, open_risk: str | None) -> bool:
@@ -67,7 +80,7 @@ def needs_baseline(latest: LatestSet, open_risk: str | None) -> bool:
 
 
 def decide(
-    latest: LatestSet, *, open_risk: str | None, baseline: float | None, rise_threshold: int
+    latest: LatestSet, *, open_risk: str | None, baseline: Baseline | None, rise_threshold: int
 ) -> Decision:
     """Raise a new alert, escalate the open one (whose risk is ``open_risk``), or do nothing."""
     trigger = trigger_for(latest, baseline, rise_threshold)

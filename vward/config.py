@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     news2_freshness_window: timedelta = timedelta(minutes=60)
     trend_rise_threshold: int = 2
     trend_baseline_window: timedelta = timedelta(hours=24)
+    trend_confirm_window: timedelta = timedelta(minutes=60)
     # Response targets per risk band: (acknowledge within, clinical response within).
     target_high_ack: timedelta = timedelta(minutes=5)
     target_high_response: timedelta = timedelta(minutes=30)

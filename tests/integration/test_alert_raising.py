@@ -80,17 +80,24 @@ def _store_reading(
 
 def test_trend_from_the_stored_baseline(clean_db: psycopg.Connection, settings: Settings) -> None:
     db.maintain_readings(clean_db, settings, first_day=(NOW - timedelta(days=2)).date())
-    rising, steady, short = (admit(clean_db, admitted_at=NOW - timedelta(days=2)) for _ in range(3))
-    for hours in range(1, 9):  # eight complete readings at total 1 in the last 24 h
-        for adm in (rising, steady):
+    rising, steady, short, blip = (admit(clean_db, admitted_at=NOW - timedelta(days=2)) for _ in range(4))
+    for hours in range(2, 10):  # eight complete readings at total 1 in the 24 h before the last hour
+        for adm in (rising, steady, blip):
             _store_reading(clean_db, adm, NOW - timedelta(hours=hours), 1, True)
-    for hours in range(1, 4):  # three readings: too few for a baseline
+    for hours in range(2, 5):  # three readings: too few for a baseline
         _store_reading(clean_db, short, NOW - timedelta(hours=hours), 0, True)
+    for minutes in (40, 0):  # the rise, sustained over the last hour (the current set is stored too)
+        _store_reading(clean_db, rising, NOW - timedelta(minutes=minutes), 3, True)
+        _store_reading(clean_db, short, NOW - timedelta(minutes=minutes), 4, True)
+    _store_reading(clean_db, blip, NOW - timedelta(minutes=40), 1, True)
+    _store_reading(clean_db, blip, NOW, 3, True)  # one noisy set: the recent median stays at 2
     _store_reading(
         clean_db, rising, NOW - timedelta(hours=2, minutes=30), 4, False
     )  # incomplete: not baseline
     _store_reading(clean_db, steady, NOW - timedelta(hours=30), 4, True)  # outside the window
     record(
-        settings, [scored(rising, 3, "low", NOW), scored(steady, 2, "low", NOW), scored(short, 4, "low", NOW)]
+        settings,
+        [scored(rising, 3, "low", NOW), scored(steady, 2, "low", NOW), scored(short, 4, "low", NOW),
+         scored(blip, 3, "low", NOW)],
     )
     assert [(r[0], r[1], r[2]) for r in open_alerts(clean_db)] == [(rising, "trend", "low")]

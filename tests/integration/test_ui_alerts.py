@@ -122,3 +122,15 @@ def test_push_subscription_is_stored(clean_db: psycopg.Connection, coordinator: 
     assert coordinator.post("/api/push/subscriptions", json=sub).status_code == 201
     assert coordinator.post("/api/push/subscriptions", json=sub).status_code == 201  # idempotent
     assert clean_db.execute("SELECT count(*) FROM push_subscriptions").fetchone()[0] == 1
+
+
+def test_an_incomplete_sets_total_is_shown_as_a_floor(
+    clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis, coordinator: TestClient
+) -> None:
+    adm = coordinator.post("/api/admissions", json=admit_body(clean_db, 12)).json()
+    partial = {"rr": 26, "spo2": 90, "on_oxygen": False}  # 3 + 3 + 0, the rest not measured
+    assert coordinator.post(f"/api/patients/{adm['admission_id']}/observations", json=partial).status_code == 201
+    alert = coordinator.get("/api/alerts").json()[0]
+    assert (alert["news2_total"], alert["news2_complete"], alert["risk"]) == (6, False, "medium")
+    page = coordinator.get("/").text
+    assert "≥&nbsp;6" in page and "incomplete" in page

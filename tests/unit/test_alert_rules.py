@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerting.rules import Escalate, LatestSet, Raise, decide, is_trend, needs_baseline
+from alerting.rules import Baseline, Escalate, LatestSet, Raise, decide, is_trend, needs_baseline
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -35,10 +35,18 @@ def test_raise_thresholds(latest: LatestSet, expected: object) -> None:
 
 
 def test_trend_raises_below_five_against_the_patients_own_baseline() -> None:
-    assert decide(s(3, "low"), open_risk=None, baseline=1.0, rise_threshold=2) == Raise("trend", "low")
-    assert decide(s(2, "low"), open_risk=None, baseline=1.0, rise_threshold=2) is None
+    usual_1 = Baseline(usual=1.0, recent=3.0)
+    assert decide(s(3, "low"), open_risk=None, baseline=usual_1, rise_threshold=2) == Raise("trend", "low")
+    assert decide(s(2, "low"), open_risk=None, baseline=usual_1, rise_threshold=2) is None
     assert decide(s(4, "low"), open_risk=None, baseline=None, rise_threshold=2) is None  # no baseline yet
-    assert is_trend(4, 2.5, 2) is False and is_trend(5, 2.5, 2) is True
+    assert is_trend(4, Baseline(2.5, 4.5), 2) is False and is_trend(5, Baseline(2.5, 4.5), 2) is True
+
+
+def test_a_single_noisy_set_is_not_a_trend() -> None:
+    """The rise must be sustained: the recent median has to reach it too."""
+    assert decide(s(4, "low"), open_risk=None, baseline=Baseline(usual=1.0, recent=2.0), rise_threshold=2) is None
+    assert decide(s(4, "low"), open_risk=None, baseline=Baseline(usual=1.0, recent=3.0),
+                  rise_threshold=2) == Raise("trend", "low")
 
 
 @pytest.mark.parametrize(
@@ -55,7 +63,7 @@ def test_trend_raises_below_five_against_the_patients_own_baseline() -> None:
 def test_one_open_alert_escalates_on_higher_risk_only(
     open_risk: str, latest: LatestSet, expected: object
 ) -> None:
-    assert decide(latest, open_risk=open_risk, baseline=0.0, rise_threshold=2) == expected
+    assert decide(latest, open_risk=open_risk, baseline=Baseline(0.0, 0.0), rise_threshold=2) == expected
 
 
 def test_baseline_is_only_needed_for_a_low_set_without_an_open_alert() -> None:
