@@ -14,6 +14,7 @@ from ingest.cli import ingest_command
 from vward import db
 from vward.config import get_settings
 from vward.platform import down_command, up_command
+from vward.setup_commands import setup_group
 
 
 @click.group()
@@ -35,6 +36,7 @@ def migrate() -> None:
 
 
 cli.add_command(up_command)
+cli.add_command(setup_group)
 cli.add_command(down_command)
 cli.add_command(ingest_command)
 

@@ -201,9 +201,16 @@ def _stop_pidfile(pidfile: Path, timeout_s: float = 20.0) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def sync_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> None:
-    """Rewrites the broker's password file from the devices table and makes the broker reload it."""
+def write_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> int:
+    """Writes the broker's password file from the devices table; returns the number of devices."""
     rows = conn.execute("SELECT id, mqtt_password_hash FROM devices ORDER BY id").fetchall()  # type: ignore[attr-defined]
+    mosquitto_dir(base).mkdir(parents=True, exist_ok=True)
     write_password_file(mosquitto_dir(base), service_accounts=service_accounts,
                         device_password_hashes=dict(rows))
+    return len(rows)
+
+
+def sync_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> None:
+    """Rewrites the broker's password file from the devices table and makes the broker reload it."""
+    write_device_credentials(conn, base, service_accounts)
     reload_mosquitto(base)

@@ -1,15 +1,13 @@
-"""Deployment chores that the ``vward`` CLI has no command for yet, run inside the vward image.
+"""``vward setup ...``: first-run chores of a deployment (``vward up`` does them itself for the local platform).
 
 ``deploy/compose.yaml`` runs ``broker-passwords`` before the broker starts (Mosquitto refuses to start
 without its password file, and the file must hold the service accounts and every issued device) and
 ``demo-seed`` under the ``demo`` profile; ``seed-wards`` and ``create-admin`` are the first-run steps of
-deploy/README.md. Each is idempotent. The password file is only written here: in compose the
-``mosquitto-reload`` sidecar notices the new file and sends the broker SIGHUP.
+deploy/README.md. Each is idempotent. In compose the ``mosquitto-reload`` sidecar notices a new password
+file and sends the broker SIGHUP.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 import psycopg
@@ -17,27 +15,21 @@ import psycopg
 from clinician_ui.queries import audit
 from vward import db
 from vward.config import Settings, broker_service_accounts, get_settings
-from vward.mqtt_auth import write_password_file
 from vward.passwords import hash_password
 from vward.seed import seed_demo_patients, seed_demo_users, seed_wards
-from vward.services import mosquitto_dir
+from vward.services import write_device_credentials
 
 
 def _write_broker_passwords(conn: psycopg.Connection, settings: Settings) -> int:
-    """Service accounts (hashed now) plus every device's stored hash; returns the number of devices."""
-    rows = conn.execute("SELECT id, mqtt_password_hash FROM devices ORDER BY id").fetchall()
-    mdir: Path = mosquitto_dir(settings.state_dir.resolve())
-    mdir.mkdir(parents=True, exist_ok=True)
-    write_password_file(mdir, service_accounts=broker_service_accounts(settings), device_password_hashes=dict(rows))
-    return len(rows)
+    return write_device_credentials(conn, settings.state_dir.resolve(), broker_service_accounts(settings))
 
 
-@click.group()
-def tasks() -> None:
-    """vward deployment chores."""
+@click.group("setup")
+def setup_group() -> None:
+    """First-run chores of a deployment: wards, the first admin, the broker's password file, demo data."""
 
 
-@tasks.command("broker-passwords")
+@setup_group.command("broker-passwords")
 def broker_passwords() -> None:
     """Write the broker's password file from the settings and the devices table."""
     settings = get_settings()
@@ -46,7 +38,7 @@ def broker_passwords() -> None:
     click.echo(f"broker password file written: 2 service accounts, {devices} device(s)")
 
 
-@tasks.command("seed-wards")
+@setup_group.command("seed-wards")
 def seed_wards_command() -> None:
     """Create the LLR wards (236 beds) where absent; capacities changed since are left alone."""
     with db.connect(get_settings()) as conn:
@@ -55,7 +47,7 @@ def seed_wards_command() -> None:
     click.echo("LLR wards present")
 
 
-@tasks.command("create-admin")
+@setup_group.command("create-admin")
 @click.argument("username")
 @click.option("--display-name", default="Administrator", show_default=True)
 @click.password_option(help="At least 12 characters (prompted for when not given).")
@@ -72,12 +64,12 @@ def create_admin(username: str, display_name: str, password: str) -> None:
         if row is None:
             raise click.ClickException(f"user {username!r} already exists")
         audit.record(conn, actor_id=None, action="user.create", entity="user", entity_id=row[0],
-                     detail={"role": "admin", "via": "deploy/tasks.py create-admin"})
+                     detail={"role": "admin", "via": "vward setup create-admin"})
         conn.commit()
     click.echo(f"admin {username!r} created")
 
 
-@tasks.command("demo-seed")
+@setup_group.command("demo-seed")
 @click.option("--occupancy", default=0.8, show_default=True, type=click.FloatRange(0, 1))
 def demo_seed(occupancy: float) -> None:
     """Demo clinicians (password vward-demo) and patients with device kits, then the broker's password file."""
@@ -91,6 +83,3 @@ def demo_seed(occupancy: float) -> None:
         devices = _write_broker_passwords(conn, settings)
     click.echo(f"{admitted} demo patient(s) admitted; broker password file has {devices} device(s)")
 
-
-if __name__ == "__main__":
-    tasks()
