@@ -66,9 +66,11 @@ def _drop_session(settings: Settings, client_id: str) -> None:
 
 def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
     pub = _client(settings, "vward-loadgen", settings.mqtt_loadgen_password)
-    infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages]
-    for info in infos:
-        info.wait_for_publish(120)
+    # Waits every 20,000: paho's 16-bit packet ids must not wrap while earlier ones are unacknowledged.
+    for start in range(0, len(messages), 20_000):
+        infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages[start:start + 20_000]]
+        for info in infos:
+            info.wait_for_publish(120)
     pub.disconnect()
     pub.loop_stop()
 
@@ -233,6 +235,7 @@ def main(messages: int, naive_messages: int, batch_readings: int) -> None:
               lambda cid: _consumer("naive", settings, cid, READINGS_TOPIC_FILTER, naive_messages))
         stage("c", ["vward-ingest-0"], SHARED, single, messages, lambda cid: _ingest(settings, cid))
         stage("d", ["vward-ingest-0", "vward-ingest-1"], SHARED, single, messages, lambda cid: _ingest(settings, cid))
+        batch_readings = batch_readings // 60 * 60
         batched = _messages(devices, batch_readings // 60, t0, 60)
         stage("e", ["vward-ingest-0"], SHARED, batched, batch_readings, lambda cid: _ingest(settings, cid))
         mode, size, compressed = _disk_bytes(settings)

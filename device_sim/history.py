@@ -1,7 +1,8 @@
 """Recent history for demo patients, so a fresh demo has charts, trends and baselines from the start.
 
 The readings come from the same physiology as the live simulator (resting state, no deterioration) and
-are stored through ingest's scored path, exactly as if the devices had sent them.
+are stored and scored through ingest's path, as if the devices had sent them; as imported history they
+raise no alerts (nobody is paged about yesterday).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def backfill_history(conn: psycopg.Connection, settings: Settings, *, now: datet
             for a, kit in kits.items() if silent[a] <= at for device in kit
         ]
         with conn.transaction():
-            stored += store_readings(conn, batch, settings=settings, now=at).stored
+            stored += store_readings(conn, batch, settings=settings, now=at, raise_alerts=False).stored
         at += every
     return stored
 

@@ -7,6 +7,7 @@ refused and why.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -70,9 +71,13 @@ _ERROR_REASONS: dict[str, Reason] = {
 }
 
 
+# Every message is on one of a few thousand device topics: match each once.
+_device_id_from_topic = functools.lru_cache(maxsize=16384)(device_id_from_topic)
+
+
 def parse_payload(topic: str, payload: bytes, *, max_payload_bytes: int) -> tuple[str, list[Reading]] | Rejection:
     """The device id and readings in a message, or why the message cannot be read at all."""
-    device_id = device_id_from_topic(topic)
+    device_id = _device_id_from_topic(topic)
     if device_id is None:
         return Rejection(Reason.BAD_TOPIC, f"not a readings topic: {topic[:200]!r}")
     if len(payload) > max_payload_bytes:

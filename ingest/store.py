@@ -5,38 +5,45 @@ observation state, build each reading's observation set, score the batch in one 
 scorer, COPY the rows, advance the state, and apply the alert rules to each admission's newest set. The
 caller commits; nothing here is visible until then, so no reading is left unscored and no alert exists
 for a reading that was not stored. Redeliveries (same device and measurement time) are skipped.
+
+Sets and scores are built column-wise (``observation_sets``); the only per-reading Python left is
+turning the readings into columns and the scores back into COPY rows.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
+import numpy as np
 import psycopg
 from psycopg import errors
 
 from alerting import news2
 from alerting.raising import LatestSet, record_scores
-from ingest.observation_sets import SET_PARAMETERS, ParameterState, SetColumns
+from ingest.observation_sets import (
+    CONSCIOUSNESS_CODES,
+    CONSCIOUSNESS_LETTERS,
+    NEVER,
+    SET_PARAMETERS,
+    States,
+    build_sets,
+    code,
+    current_sets,
+    from_micros,
+    scorer_columns,
+    to_micros,
+)
 from vward.config import Settings
 
-_COLUMNS = (
-    "measured_at", "device_id", "admission_id", "received_at", "rr", "spo2", "sbp", "dbp", "hr", "temp",
-    "on_oxygen", "consciousness", "news2_total", "news2_complete", "news2_risk", "score_rr", "score_spo2",
-    "score_air_oxygen", "score_sbp", "score_pulse", "score_consciousness", "score_temp",
-)
-_TYPES = (
-    "timestamptz", "text", "int8", "timestamptz", "float4", "float4", "float4", "float4", "float4", "float4",
-    "bool", "text", "int2", "bool", "text", "int2", "int2", "int2", "int2", "int2", "int2", "int2",
-)
-_COLUMN_LIST = ", ".join(_COLUMNS)
 
+class AcceptedReading(NamedTuple):
+    """A validated reading from a device (or typed in by a clinician) on an active admission.
 
-@dataclass(frozen=True, slots=True)
-class AcceptedReading:
-    """A validated reading from a device (or typed in by a clinician) on an active admission."""
+    A tuple in the readings table's column order, so a COPY row is the reading plus its scores.
+    """
 
     device_id: str
     admission_id: int
@@ -52,6 +59,19 @@ class AcceptedReading:
     consciousness: str | None = None
 
 
+_COLUMNS = (
+    *AcceptedReading._fields, "news2_total", "news2_complete", "news2_risk", "score_rr", "score_spo2",
+    "score_air_oxygen", "score_sbp", "score_pulse", "score_consciousness", "score_temp",
+)
+_TYPES = (
+    "text", "int8", "timestamptz", "timestamptz", "float4", "float4", "float4", "float4", "float4", "float4",
+    "bool", "text", "int2", "bool", "text", "int2", "int2", "int2", "int2", "int2", "int2", "int2",
+)
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_FIELD = {name: k for k, name in enumerate(AcceptedReading._fields)}
+_RISKS = np.array(news2.RISK_LEVELS, dtype=object)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     stored: int
@@ -59,64 +79,60 @@ class StoreResult:
 
 
 def store_readings(conn: psycopg.Connection, readings: Sequence[AcceptedReading], *, settings: Settings,
-                   now: datetime) -> StoreResult:
-    """Scores and stores ``readings`` and applies the alert rules, without committing."""
+                   now: datetime, raise_alerts: bool = True) -> StoreResult:
+    """Scores and stores ``readings`` and applies the alert rules, without committing.
+
+    ``raise_alerts=False`` is for importing history (readings are scored exactly the same, but nobody is
+    paged about the past); every live path raises alerts.
+    """
     if not readings:
         return StoreResult(0, 0)
-    by_admission: dict[int, list[AcceptedReading]] = defaultdict(list)
-    for reading in readings:
-        by_admission[reading.admission_id].append(reading)
-    states, scales = _lock_states(conn, sorted(by_admission))
-
+    columns = list(zip(*readings, strict=True))
+    admission_ids, admission = np.unique(np.array(columns[_FIELD["admission_id"]], dtype=np.int64),
+                                         return_inverse=True)
+    states, scales = _lock_states(conn, admission_ids.tolist())
+    at = np.fromiter(map(to_micros, columns[_FIELD["measured_at"]]), dtype=np.int64, count=len(readings))
     window = settings.news2_freshness_window
-    ordered: list[AcceptedReading] = []
-    columns = SetColumns()
-    for admission_id, group in by_admission.items():
-        state = states[admission_id]
-        for reading in sorted(group, key=lambda r: r.measured_at):
-            state.merge(reading.measured_at, _set_values(reading))
-            columns.append(state, reading.measured_at, window, scales[admission_id])
-            ordered.append(reading)
-    scores = news2.score(**columns.arrays())
-    stored = _copy_rows(conn, [_row(r, scores, i) for i, r in enumerate(ordered)])
+    sets = build_sets(admission, at, _set_values(columns), states, window)
+    scores = news2.score(**scorer_columns(sets.values, scales[admission]))
+    stored = _copy_rows(conn, [r + s for r, s in zip(readings, _score_rows(scores), strict=True)])
 
-    _save_states(conn, states)
-    latest = SetColumns()
-    newest = {admission_id: state.newest() for admission_id, state in states.items()}
-    for admission_id, state in states.items():
-        latest.append(state, newest[admission_id], window, scales[admission_id])  # type: ignore[arg-type]
-    latest_scores = news2.score(**latest.arrays())
+    _save_states(conn, admission_ids, sets.states)
+    if not raise_alerts:
+        return StoreResult(stored, len(readings) - stored)
+    current, newest = current_sets(sets.states, window)
+    known = newest != NEVER  # an admission whose readings carried no NEWS2 parameter has no set yet
+    latest = news2.score(**scorer_columns(current[known], scales[known]))
+    observed = [from_micros(t) for t in newest[known].tolist()]
     record_scores(conn, [
-        LatestSet(
-            admission_id=admission_id,
-            observed_at=newest[admission_id],  # type: ignore[arg-type]
-            total=int(latest_scores.total[i]),
-            risk=news2.RISK_LEVELS[latest_scores.risk[i]],
-            complete=bool(latest_scores.complete[i]),
-            sub_scores=tuple(None if s == news2.MISSING else int(s) for s in latest_scores.sub_scores[i]),
-        )
-        for i, admission_id in enumerate(states)
+        LatestSet(admission_id=admission_id, observed_at=observed_at, total=total, risk=risk, complete=complete,
+                  sub_scores=tuple(sub))
+        for admission_id, observed_at, (total, complete, risk, *sub) in zip(
+            admission_ids[known].tolist(), observed, _score_rows(latest), strict=True)
     ], settings=settings, now=now)
-    return StoreResult(stored, len(ordered) - stored)
+    return StoreResult(stored, len(readings) - stored)
 
 
-def _set_values(reading: AcceptedReading) -> dict[str, object]:
-    return {name: getattr(reading, name) for name in SET_PARAMETERS}
+def _set_values(columns: list[tuple[object, ...]]) -> np.ndarray:
+    """The readings' NEWS2 parameters as (n, 7) float64 (NumPy turns None into NaN)."""
+    values = np.empty((len(columns[0]), len(SET_PARAMETERS)))
+    for k, name in enumerate(SET_PARAMETERS):
+        column = columns[_FIELD[name]]
+        if name == "consciousness":
+            column = tuple(np.nan if c is None else CONSCIOUSNESS_CODES[c] for c in column)  # type: ignore[index]
+        values[:, k] = np.array(column, dtype=np.float64)
+    return values
 
 
-def _row(reading: AcceptedReading, scores: news2.News2Scores, i: int) -> tuple[object, ...]:
-    sub = [None if s == news2.MISSING else int(s) for s in scores.sub_scores[i]]
-    return (
-        reading.measured_at, reading.device_id, reading.admission_id, reading.received_at, reading.rr,
-        reading.spo2, reading.sbp, reading.dbp, reading.hr, reading.temp, reading.on_oxygen,
-        reading.consciousness, int(scores.total[i]), bool(scores.complete[i]),
-        news2.RISK_LEVELS[scores.risk[i]], *sub,
-    )
+def _score_rows(scores: news2.News2Scores) -> list[tuple[object, ...]]:
+    """Per row: total, complete, risk name and the seven sub-scores (None where missing), as Python values."""
+    sub = scores.sub_scores.astype(object)
+    sub[scores.sub_scores == news2.MISSING] = None
+    return list(zip(scores.total.tolist(), scores.complete.tolist(), _RISKS[scores.risk].tolist(),
+                    *sub.T.tolist(), strict=True))
 
 
-def _lock_states(
-    conn: psycopg.Connection, admission_ids: list[int]
-) -> tuple[dict[int, ParameterState], dict[int, int]]:
+def _lock_states(conn: psycopg.Connection, admission_ids: list[int]) -> tuple[States, np.ndarray]:
     """Locks (creating if needed) the admissions' observation state rows, in id order to avoid deadlocks."""
     conn.execute(
         "INSERT INTO observation_state (admission_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
@@ -124,37 +140,48 @@ def _lock_states(
     )
     cols = ", ".join(f"o.{name}, o.{name}_at" for name in SET_PARAMETERS)
     rows = conn.execute(
-        f"SELECT o.admission_id, a.spo2_scale, {cols} FROM observation_state o"
+        f"SELECT a.spo2_scale, {cols} FROM observation_state o"
         " JOIN admissions a ON a.id = o.admission_id"
         " WHERE o.admission_id = ANY(%s) ORDER BY o.admission_id FOR UPDATE OF o",
         (admission_ids,),
     ).fetchall()
-    states: dict[int, ParameterState] = {}
-    scales: dict[int, int] = {}
-    for row in rows:
-        state = ParameterState()
+    states = States.empty(len(rows))
+    for i, row in enumerate(rows):
         for k, name in enumerate(SET_PARAMETERS):
-            value, when = row[2 + 2 * k], row[3 + 2 * k]
+            value, when = row[1 + 2 * k], row[2 + 2 * k]
             if when is not None:
-                state.values[name], state.times[name] = value, when
-        states[row[0]], scales[row[0]] = state, row[1]
-    return states, scales
+                states.values[i, k], states.times[i, k] = code(name, value), to_micros(when)
+    return states, np.array([row[0] for row in rows], dtype=np.int8)
 
 
-def _save_states(conn: psycopg.Connection, states: dict[int, ParameterState]) -> None:
-    assignments = ", ".join(f"{name} = %({name})s, {name}_at = %({name}_at)s" for name in SET_PARAMETERS)
-    params = []
-    for admission_id, state in states.items():
-        entry: dict[str, object] = {"admission_id": admission_id, "last": state.newest()}
-        for name in SET_PARAMETERS:
-            entry[name], entry[f"{name}_at"] = state.values.get(name), state.times.get(name)
-        params.append(entry)
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"UPDATE observation_state SET {assignments}, last_reading_at = %(last)s"
-            " WHERE admission_id = %(admission_id)s",
-            params,
-        )
+def _save_states(conn: psycopg.Connection, admission_ids: np.ndarray, states: States) -> None:
+    """One UPDATE for the whole batch: each parameter's newest value and time, and the newest of them."""
+    params: dict[str, object] = {"ids": admission_ids.tolist(),
+                                 "last": [None if t == NEVER else from_micros(t) for t in states.newest().tolist()]}
+    for k, name in enumerate(SET_PARAMETERS):
+        times = states.times[:, k].tolist()
+        values = states.values[:, k].tolist()
+        params[f"{name}_at"] = [None if t == NEVER else from_micros(t) for t in times]
+        params[name] = [_decode(name, v) if t != NEVER else None for v, t in zip(values, times, strict=True)]
+    types = {"on_oxygen": "boolean", "consciousness": "text"}
+    unnest = ", ".join(f"%({name})s::{types.get(name, 'real')}[], %({name}_at)s::timestamptz[]"
+                       for name in SET_PARAMETERS)
+    names = ", ".join(f"{name}, {name}_at" for name in SET_PARAMETERS)
+    assignments = ", ".join(f"{name} = s.{name}, {name}_at = s.{name}_at" for name in SET_PARAMETERS)
+    conn.execute(
+        f"UPDATE observation_state o SET {assignments}, last_reading_at = s.last"
+        f" FROM unnest(%(ids)s::bigint[], {unnest}, %(last)s::timestamptz[]) AS s(admission_id, {names}, last)"
+        " WHERE o.admission_id = s.admission_id",
+        params,
+    )
+
+
+def _decode(name: str, value: float) -> object:
+    if name == "consciousness":
+        return CONSCIOUSNESS_LETTERS[value]
+    if name == "on_oxygen":
+        return value == 1.0
+    return value
 
 
 def _copy_rows(conn: psycopg.Connection, rows: list[tuple[object, ...]]) -> int:
