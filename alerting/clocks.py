@@ -9,7 +9,6 @@ targets apply) unless it already has an open alert or one about this same silenc
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 import psycopg
@@ -65,8 +64,6 @@ def raise_missed_readings(conn: psycopg.Connection, *, settings: Settings, now: 
                 now=now,
                 targets=targets,
             )
-            new_id = queries.insert_alert(conn, alert=alert)
-            if new_id is not None:
-                queries.write_effects(conn, alert=replace(alert, id=new_id), effects=effects, now=now)
+            if queries.insert_raised(conn, alert=alert, effects=effects, now=now):
                 raised += 1
     return raised

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +75,15 @@ def insert_alert(conn: psycopg.Connection, *, alert: Alert) -> int | None:
     ).format(sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(map(sql.Placeholder, cols)))
     row = conn.execute(query, _params(values)).fetchone()
     return int(row[0]) if row else None
+
+
+def insert_raised(conn: psycopg.Connection, *, alert: Alert, effects: Sequence[Effect], now: datetime) -> bool:
+    """Stores a just-raised alert with its effects; False when another process raised one first."""
+    new_id = insert_alert(conn, alert=alert)
+    if new_id is None:
+        return False
+    write_effects(conn, alert=replace(alert, id=new_id), effects=effects, now=now)
+    return True
 
 
 def update_alert(conn: psycopg.Connection, *, alert: Alert) -> None:

@@ -9,7 +9,6 @@ falls back to escalating the winner's alert.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 import psycopg
@@ -68,9 +67,7 @@ def record_scores(
                 now=now,
                 targets=targets,
             )
-            new_id = queries.insert_alert(conn, alert=alert)
-            if new_id is not None:
-                queries.write_effects(conn, alert=replace(alert, id=new_id), effects=effects, now=now)
+            if queries.insert_raised(conn, alert=alert, effects=effects, now=now):
                 continue
             # Another process raised one since we looked: treat this set against its alert instead.
             current = queries.lock_open_alerts(conn, admission_ids=[admission_id])[admission_id]
