@@ -1,25 +1,28 @@
 """The database side of ingest: stores a decoded batch in one transaction and pushes its alert events.
 
-Runs on the writer thread (``ingest.writer``), which alone uses its PostgreSQL connection and Redis
-client. A batch is retried while the database is unreachable (nothing is acknowledged meanwhile); a batch
-the database refuses is stored message by message, so one bad message is quarantined, not the batch.
+Runs in ingest's writer process (``ingest.writer``), which alone uses its PostgreSQL connection and
+Redis client. A batch arrives as a ``StoreRequest``: its accepted readings as columns and, per MQTT
+message, what is needed to quarantine it. A batch is retried while the database is unreachable (nothing
+is acknowledged meanwhile); a batch the database refuses is stored message by message, so one bad
+message is quarantined, not the batch.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import psycopg
 import redis
 
 from alerting.outbox import publish_pending
+from ingest.columns import ReadingColumns
 from ingest.decode import Reason, Rejection
-from ingest.metrics import IngestMetrics
-from ingest.store import AcceptedReading, store_readings
+from ingest.store import store_columns
 from vward import db
 from vward.config import Settings
 
@@ -27,30 +30,43 @@ log = logging.getLogger(__name__)
 _MAINTENANCE_INTERVAL_S = 3600.0
 
 
-@dataclass
-class Message:
-    """One received MQTT message and what decoding made of it."""
+class MessageRecord(NamedTuple):
+    """One MQTT message as the writer sees it: its share of the batch's readings and what was refused."""
 
-    mid: int
-    generation: int
     topic: str
     payload: bytes
     received_at: datetime
-    accepted: list[AcceptedReading] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
+    readings: int  # this message's accepted readings, consecutive in the batch's columns
+    rejections: tuple[Rejection, ...]
 
 
-@dataclass
-class Batch:
-    messages: list[Message] = field(default_factory=list)
-    readings: int = 0
-    opened_at: float = 0.0
+@dataclass(frozen=True)
+class StoreRequest:
+    """A batch for the writer: the accepted readings of its messages, in message order."""
+
+    readings: ReadingColumns
+    messages: list[MessageRecord]
+
+    def per_message(self) -> Iterator[StoreRequest]:
+        start = 0
+        for message in self.messages:
+            yield StoreRequest(self.readings.slice(start, start + message.readings), [message])
+            start += message.readings
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """What committing a batch did, for the metrics the paho side keeps."""
+
+    stored: int
+    duplicates: int
+    quarantined: list[str]  # the reason of every quarantine row written
+    seconds: float
 
 
 class BatchCommitter:
-    def __init__(self, settings: Settings, *, metrics: IngestMetrics, now: Callable[[], datetime]) -> None:
+    def __init__(self, settings: Settings, *, now: Callable[[], datetime]) -> None:
         self.settings = settings
-        self.metrics = metrics
         self.now = now
         self.conn: psycopg.Connection | None = None
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
@@ -67,7 +83,7 @@ class BatchCommitter:
             self.conn.close()
         self.redis.close()
 
-    def store(self, batch: Batch) -> None:
+    def store(self, request: StoreRequest) -> StoreOutcome:
         """Commits a batch, retrying while the database is unreachable, then publishes its alert events."""
         started = time.perf_counter()
         delay = 0.5
@@ -77,24 +93,21 @@ class BatchCommitter:
                 if time.monotonic() - self._maintained_at > _MAINTENANCE_INTERVAL_S:
                     self._maintain_storage()
                 assert self.conn is not None
-                stored, duplicates = self._commit(self.conn, batch.messages)
+                stored, duplicates, quarantined = self._commit(self.conn, request)
                 break
             except psycopg.OperationalError as exc:
-                log.warning("database unavailable (%s); batch of %d kept, retrying", exc, len(batch.messages))
+                log.warning("database unavailable (%s); batch of %d kept, retrying", exc, len(request.messages))
                 if self.conn is not None:
                     self.conn.close()
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
             except psycopg.Error:
-                log.warning("batch failed; storing its %d messages one by one", len(batch.messages), exc_info=True)
-                stored, duplicates = self._commit_one_by_one(batch.messages)
+                log.warning("batch failed; storing its %d messages one by one", len(request.messages),
+                            exc_info=True)
+                stored, duplicates, quarantined = self._commit_one_by_one(request)
                 break
-        self.metrics.stored.inc(stored)
-        self.metrics.duplicates.inc(duplicates)
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        self.metrics.batch_readings.observe(batch.readings)
-        self.metrics.committed()
         self._publish_alert_events()
+        return StoreOutcome(stored, duplicates, quarantined, time.perf_counter() - started)
 
     def _maintain_storage(self) -> None:
         """Keeps daily partitions ready for the whole late window (or checks the TimescaleDB policies)."""
@@ -108,34 +121,32 @@ class BatchCommitter:
         if self.conn is None or self.conn.closed:
             self.conn = db.connect(self.settings)
 
-    def _commit(self, conn: psycopg.Connection, messages: list[Message]) -> tuple[int, int]:
+    def _commit(self, conn: psycopg.Connection, request: StoreRequest) -> tuple[int, int, list[str]]:
         with conn.transaction():
-            readings = [reading for message in messages for reading in message.accepted]
-            result = store_readings(conn, readings, settings=self.settings, now=self.now())
-            quarantined = _quarantine_rows(messages)
+            result = store_columns(conn, request.readings, settings=self.settings, now=self.now())
+            quarantined = _quarantine_rows(request.messages)
             if quarantined:
                 with conn.cursor() as cur:
                     cur.executemany("INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
                                     " VALUES (%s, %s, %s, %s, %s, %s)", quarantined)
-        for row in quarantined:
-            self.metrics.quarantined.labels(reason=row[3]).inc()
-        return result.stored, result.duplicates
+        return result.stored, result.duplicates, [str(row[3]) for row in quarantined]
 
-    def _commit_one_by_one(self, messages: list[Message]) -> tuple[int, int]:
+    def _commit_one_by_one(self, request: StoreRequest) -> tuple[int, int, list[str]]:
         """Isolates a message the database refuses, so one bad message cannot block the others."""
         assert self.conn is not None
         stored = duplicates = 0
-        for message in messages:
+        quarantined: list[str] = []
+        for single in request.per_message():
             try:
-                s, d = self._commit(self.conn, [message])
-                stored, duplicates = stored + s, duplicates + d
+                s, d, q = self._commit(self.conn, single)
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
-                message.accepted.clear()
-                message.rejected = [Rejection(Reason.REFUSED_BY_DATABASE, str(exc)[:500])]
-                self._commit(self.conn, [message])
-        return stored, duplicates
+                message = single.messages[0]._replace(
+                    readings=0, rejections=(Rejection(Reason.REFUSED_BY_DATABASE, str(exc)[:500]),))
+                s, d, q = self._commit(self.conn, StoreRequest(single.readings.slice(0, 0), [message]))
+            stored, duplicates, quarantined = stored + s, duplicates + d, quarantined + q
+        return stored, duplicates, quarantined
 
     def _publish_alert_events(self) -> None:
         """Best-effort push of committed alert events to Redis; the hub sweeps whatever this misses."""
@@ -149,11 +160,9 @@ class BatchCommitter:
                 self._redis_warned_at = time.monotonic()
 
 
-def _quarantine_rows(messages: list[Message]) -> list[tuple[object, ...]]:
-    rows = []
-    for message in messages:
-        for rejection in message.rejected:
-            rows.append((message.received_at, message.topic, rejection.device_id, rejection.reason.value,
-                         rejection.detail,
-                         rejection.raw if rejection.raw is not None else message.payload))
-    return rows
+def _quarantine_rows(messages: list[MessageRecord]) -> list[tuple[object, ...]]:
+    return [
+        (message.received_at, message.topic, rejection.device_id, rejection.reason.value, rejection.detail,
+         rejection.raw if rejection.raw is not None else message.payload)
+        for message in messages for rejection in message.rejections
+    ]

@@ -6,8 +6,9 @@ scorer, COPY the rows, advance the state, and apply the alert rules to each admi
 caller commits; nothing here is visible until then, so no reading is left unscored and no alert exists
 for a reading that was not stored. Redeliveries (same device and measurement time) are skipped.
 
-Sets and scores are built column-wise (``observation_sets``); the only per-reading Python left is
-turning the readings into columns and the scores back into COPY rows.
+Everything here works on whole columns (``ingest.columns``): observation sets (``observation_sets``),
+one scorer call, and the COPY stream formatted by NumPy (``copy_binary``), so the only per-reading
+Python left is reading the decoded readings into columns.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 import numpy as np
 import psycopg
@@ -23,6 +23,8 @@ from psycopg import errors
 
 from alerting import news2
 from alerting.raising import LatestSet, record_scores
+from ingest import copy_binary
+from ingest.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
 from ingest.observation_sets import (
     CONSCIOUSNESS_CODES,
     CONSCIOUSNESS_LETTERS,
@@ -38,38 +40,13 @@ from ingest.observation_sets import (
 )
 from vward.config import Settings
 
-
-class AcceptedReading(NamedTuple):
-    """A validated reading from a device (or typed in by a clinician) on an active admission.
-
-    A tuple in the readings table's column order, so a COPY row is the reading plus its scores.
-    """
-
-    device_id: str
-    admission_id: int
-    measured_at: datetime
-    received_at: datetime
-    rr: float | None = None
-    spo2: float | None = None
-    sbp: float | None = None
-    dbp: float | None = None
-    hr: float | None = None
-    temp: float | None = None
-    on_oxygen: bool | None = None
-    consciousness: str | None = None
-
-
 _COLUMNS = (
-    *AcceptedReading._fields, "news2_total", "news2_complete", "news2_risk", "score_rr", "score_spo2",
-    "score_air_oxygen", "score_sbp", "score_pulse", "score_consciousness", "score_temp",
-)
-_TYPES = (
-    "text", "int8", "timestamptz", "timestamptz", "float4", "float4", "float4", "float4", "float4", "float4",
-    "bool", "text", "int2", "bool", "text", "int2", "int2", "int2", "int2", "int2", "int2", "int2",
+    "device_id", "admission_id", "measured_at", "received_at", *VALUE_COLUMNS, "news2_total", "news2_complete",
+    "news2_risk", "score_rr", "score_spo2", "score_air_oxygen", "score_sbp", "score_pulse", "score_consciousness",
+    "score_temp",
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
-_FIELD = {name: k for k, name in enumerate(AcceptedReading._fields)}
-_RISKS = np.array(news2.RISK_LEVELS, dtype=object)
+_CONSCIOUSNESS_VOCABULARY = (*CONSCIOUSNESS_CODES, None)  # codes 0..4 as ACVPU, then NULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,56 +57,64 @@ class StoreResult:
 
 def store_readings(conn: psycopg.Connection, readings: Sequence[AcceptedReading], *, settings: Settings,
                    now: datetime, raise_alerts: bool = True) -> StoreResult:
-    """Scores and stores ``readings`` and applies the alert rules, without committing.
+    """``store_columns`` for callers holding reading tuples (hand-entered observations, imported history)."""
+    return store_columns(conn, ReadingColumns.from_accepted(readings), settings=settings, now=now,
+                         raise_alerts=raise_alerts)
+
+
+def store_columns(conn: psycopg.Connection, batch: ReadingColumns, *, settings: Settings, now: datetime,
+                  raise_alerts: bool = True) -> StoreResult:
+    """Scores and stores ``batch`` and applies the alert rules, without committing.
 
     ``raise_alerts=False`` is for importing history (readings are scored exactly the same, but nobody is
     paged about the past); every live path raises alerts.
     """
-    if not readings:
+    if not len(batch):
         return StoreResult(0, 0)
-    columns = list(zip(*readings, strict=True))
-    admission_ids, admission = np.unique(np.array(columns[_FIELD["admission_id"]], dtype=np.int64),
-                                         return_inverse=True)
+    admission_ids, admission = np.unique(batch.admission_id, return_inverse=True)
     states, scales = _lock_states(conn, admission_ids.tolist())
-    at = np.fromiter(map(to_micros, columns[_FIELD["measured_at"]]), dtype=np.int64, count=len(readings))
     window = settings.news2_freshness_window
-    sets = build_sets(admission, at, _set_values(columns), states, window)
+    sets = build_sets(admission, batch.measured_at, batch.set_values(), states, window)
     scores = news2.score(**scorer_columns(sets.values, scales[admission]))
-    stored = _copy_rows(conn, [r + s for r, s in zip(readings, _score_rows(scores), strict=True)])
+    stored = _copy_rows(conn, _copy_payload(batch, scores), len(batch))
 
     _save_states(conn, admission_ids, sets.states)
     if not raise_alerts:
-        return StoreResult(stored, len(readings) - stored)
+        return StoreResult(stored, len(batch) - stored)
     current, newest = current_sets(sets.states, window)
     known = newest != NEVER  # an admission whose readings carried no NEWS2 parameter has no set yet
     latest = news2.score(**scorer_columns(current[known], scales[known]))
     observed = [from_micros(t) for t in newest[known].tolist()]
+    sub_scores = latest.sub_scores.tolist()
     record_scores(conn, [
-        LatestSet(admission_id=admission_id, observed_at=observed_at, total=total, risk=risk, complete=complete,
-                  sub_scores=tuple(sub))
-        for admission_id, observed_at, (total, complete, risk, *sub) in zip(
-            admission_ids[known].tolist(), observed, _score_rows(latest), strict=True)
+        LatestSet(admission_id=admission_id, observed_at=observed_at, total=total, risk=news2.RISK_LEVELS[risk],
+                  complete=complete, sub_scores=tuple(None if s == news2.MISSING else s for s in sub))
+        for admission_id, observed_at, total, risk, complete, sub in zip(
+            admission_ids[known].tolist(), observed, latest.total.tolist(), latest.risk.tolist(),
+            latest.complete.tolist(), sub_scores, strict=True)
     ], settings=settings, now=now)
-    return StoreResult(stored, len(readings) - stored)
+    return StoreResult(stored, len(batch) - stored)
 
 
-def _set_values(columns: list[tuple[object, ...]]) -> np.ndarray:
-    """The readings' NEWS2 parameters as (n, 7) float64 (NumPy turns None into NaN)."""
-    values = np.empty((len(columns[0]), len(SET_PARAMETERS)))
-    for k, name in enumerate(SET_PARAMETERS):
-        column = columns[_FIELD[name]]
-        if name == "consciousness":
-            column = tuple(np.nan if c is None else CONSCIOUSNESS_CODES[c] for c in column)  # type: ignore[index]
-        values[:, k] = np.array(column, dtype=np.float64)
-    return values
-
-
-def _score_rows(scores: news2.News2Scores) -> list[tuple[object, ...]]:
-    """Per row: total, complete, risk name and the seven sub-scores (None where missing), as Python values."""
-    sub = scores.sub_scores.astype(object)
-    sub[scores.sub_scores == news2.MISSING] = None
-    return list(zip(scores.total.tolist(), scores.complete.tolist(), _RISKS[scores.risk].tolist(),
-                    *sub.T.tolist(), strict=True))
+def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores) -> bytes:
+    """The readings with their scores as one binary COPY stream, in ``_COLUMNS`` order."""
+    oxygen, consciousness = batch.column("on_oxygen"), batch.column("consciousness")
+    measured = [copy_binary.float4(batch.column(name)) for name in VALUE_COLUMNS[:6]]
+    sub = scores.sub_scores
+    return copy_binary.copy_payload([
+        copy_binary.text(batch.device, batch.device_ids),
+        copy_binary.int8(batch.admission_id),
+        copy_binary.timestamptz(batch.measured_at),
+        copy_binary.timestamptz(batch.received_at),
+        *measured,
+        copy_binary.boolean(oxygen == 1.0, ~np.isnan(oxygen)),
+        copy_binary.text(np.where(np.isnan(consciousness), 5, consciousness).astype(np.int64),
+                         _CONSCIOUSNESS_VOCABULARY),
+        copy_binary.int2(scores.total),
+        copy_binary.boolean(scores.complete),
+        copy_binary.text(scores.risk.astype(np.int64), news2.RISK_LEVELS),
+        *(copy_binary.int2(sub[:, k], sub[:, k] != news2.MISSING) for k in range(len(news2.PARAMETERS))),
+    ])
 
 
 def _lock_states(conn: psycopg.Connection, admission_ids: list[int]) -> tuple[States, np.ndarray]:
@@ -184,26 +169,24 @@ def _decode(name: str, value: float) -> object:
     return value
 
 
-def _copy_rows(conn: psycopg.Connection, rows: list[tuple[object, ...]]) -> int:
+def _copy_rows(conn: psycopg.Connection, payload: bytes, rows: int) -> int:
     """COPYs straight into readings; if a redelivery collides, falls back to a staging table and skips it."""
     try:
         with conn.transaction(), conn.cursor() as cur:
-            _copy_into(cur, "readings", rows)
-        return len(rows)
+            _copy_into(cur, "readings", payload)
+        return rows
     except errors.UniqueViolation:
         pass
     with conn.cursor() as cur:
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS readings_staging"
                     " (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
         cur.execute("TRUNCATE readings_staging")
-        _copy_into(cur, "readings_staging", rows)
+        _copy_into(cur, "readings_staging", payload)
         cur.execute(f"INSERT INTO readings ({_COLUMN_LIST}) SELECT DISTINCT ON (device_id, measured_at)"
                     f" {_COLUMN_LIST} FROM readings_staging ON CONFLICT DO NOTHING")
         return cur.rowcount
 
 
-def _copy_into(cur: psycopg.Cursor, table: str, rows: list[tuple[object, ...]]) -> None:
+def _copy_into(cur: psycopg.Cursor, table: str, payload: bytes) -> None:
     with cur.copy(f"COPY {table} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(list(_TYPES))
-        for row in rows:
-            copy.write_row(row)
+        copy.write(payload)

@@ -1,7 +1,7 @@
 """The ingest process: MQTT in, batches scored and stored, broker acknowledged only after commit.
 
 paho's network loop is driven by hand (``client.loop``) on one thread: ``on_message`` only decodes and
-appends to the open batch, which is handed to the writer thread (``ingest.writer``) when it is full or
+appends to the open batch, which is handed to the writer process (``ingest.writer``) when it is full or
 old enough; the writer stores and commits it while the next one fills. A message is acknowledged (manual
 PUBACK, sent from the paho thread) only after the transaction holding its readings, its quarantine rows
 and any alerts it raised has committed; a crash before that means the broker redelivers it, and the
@@ -19,19 +19,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 
-from ingest.committer import Batch, BatchCommitter, Message
+from ingest.columns import ReadingColumns, ReadingGroup
+from ingest.committer import MessageRecord, StoreOutcome, StoreRequest
 from ingest.decode import Limits, Reason, Rejection, check_device, check_reading, parse_payload
 from ingest.devices import DeviceDirectory
 from ingest.metrics import IngestMetrics
-from ingest.store import AcceptedReading
 from ingest.writer import BatchWriter
 from vward import db
 from vward.config import Settings
-from vward.contract import READINGS_TOPIC_FILTER
+from vward.contract import READINGS_TOPIC_FILTER, Reading
 
 log = logging.getLogger(__name__)
 _WRITER_POLL_S = 0.01  # how soon the paho thread notices a commit when no messages wake it
@@ -39,6 +40,37 @@ _WRITER_POLL_S = 0.01  # how soon the paho thread notices a commit when no messa
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class Message:
+    """One received MQTT message and what decoding made of it."""
+
+    mid: int
+    generation: int
+    topic: str
+    payload: bytes
+    received_at: datetime
+    device_id: str = ""
+    admission_id: int = 0
+    accepted: list[Reading] = field(default_factory=list)  # from device_id, on admission_id
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass
+class Batch:
+    messages: list[Message] = field(default_factory=list)
+    readings: int = 0
+    opened_at: float = 0.0
+
+    def store_request(self) -> StoreRequest:
+        """What the writer process needs: the readings as columns, the messages for quarantine."""
+        messages = self.messages
+        return StoreRequest(
+            ReadingColumns.from_groups(ReadingGroup(m.device_id, m.admission_id, m.received_at, m.accepted)
+                                       for m in messages),
+            [MessageRecord(m.topic, m.payload, m.received_at, len(m.accepted), tuple(m.rejected)) for m in messages],
+        )
 
 
 class IngestWorker:
@@ -53,7 +85,6 @@ class IngestWorker:
                                        settings.ingest_device_cache_ttl_s)
         self.batch = Batch()
         self.generation = 0
-        self.committer = BatchCommitter(settings, metrics=metrics, now=now)
         self.topic = (f"$share/{settings.mqtt_shared_group}/{READINGS_TOPIC_FILTER}"
                       if settings.mqtt_shared_group else READINGS_TOPIC_FILTER)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -63,7 +94,7 @@ class IngestWorker:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.subscribed = threading.Event()
-        self.writer: BatchWriter[Batch]  # started by run(); the committer is its alone from then on
+        self.writer: BatchWriter[Batch]  # started by run()
 
     # -- paho callbacks: decode and append only ------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object,
@@ -103,7 +134,7 @@ class IngestWorker:
         if refused or assignment is None or assignment.admission_id is None:
             message.rejected.append(refused or Rejection(Reason.UNKNOWN_DEVICE, device_id, device_id))
             return
-        admission_id = assignment.admission_id
+        message.device_id, message.admission_id = device_id, assignment.admission_id
         # Bounds check_reading would accept, worked out once per message; it names the reason otherwise.
         earliest, latest = received_at - self.limits.late_window, received_at + self.limits.future_tolerance
         if assignment.admitted_at is not None and assignment.admitted_at > earliest:
@@ -117,15 +148,12 @@ class IngestWorker:
                     reason, f"measured_at {at.isoformat()}", device_id,
                     reading.model_dump_json(exclude_none=True).encode() if len(readings) > 1 else None))
                 continue
-            message.accepted.append(AcceptedReading(
-                device_id, admission_id, at, received_at, reading.rr, reading.spo2, reading.sbp, reading.dbp,
-                reading.hr, reading.temp, reading.on_oxygen, reading.consciousness))
+            message.accepted.append(reading)
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, leave: bool = False) -> None:
         """Runs until ``stop`` is set, then flushes the open batch and disconnects."""
-        self.committer.start()
-        self.writer = BatchWriter(self.committer.store)
+        self.writer = BatchWriter(self.settings)
         try:
             self.client.connect(self.settings.mqtt_host, self.settings.mqtt_port,
                                 self.settings.mqtt_keepalive_s)
@@ -133,7 +161,7 @@ class IngestWorker:
                 if self.client.loop(timeout=self._loop_timeout()) != mqtt.MQTT_ERR_SUCCESS:
                     self._reconnect(stop)
                 self._ack(self.writer.committed())
-                if self._batch_due() and (not self.writer.busy() or self._batch_full()):
+                if self._batch_due() and (not self.writer.busy() or self._batch_at_limit()):
                     self._hand_over()
             if leave:
                 self.client.unsubscribe(self.topic)
@@ -145,7 +173,6 @@ class IngestWorker:
             self.client.disconnect()
         finally:
             self.writer.close()
-            self.committer.close()
 
     def _loop_timeout(self) -> float:
         """Until the open batch is due; polling while a commit is in flight, whose acks should go out soon."""
@@ -153,6 +180,10 @@ class IngestWorker:
         timeout = max_wait if not self.batch.messages else max(
             0.0, min(max_wait, self.batch.opened_at + max_wait - time.monotonic()))
         return _WRITER_POLL_S if self.writer.busy() else timeout
+
+    def _batch_at_limit(self) -> bool:
+        """While the writer is busy a due batch keeps growing, so neither side waits, up to this limit."""
+        return self.batch.readings >= self.settings.ingest_batch_limit_readings
 
     def _batch_full(self) -> bool:
         return self.batch.readings >= self.settings.ingest_batch_max_readings
@@ -164,15 +195,25 @@ class IngestWorker:
     def _hand_over(self) -> None:
         """Gives the open batch to the writer (waiting for the previous commit) and starts a new one."""
         batch, self.batch = self.batch, Batch()
-        self.writer.submit(batch)
+        self.writer.submit(batch, batch.store_request())
         self._ack(self.writer.committed())
 
-    def _ack(self, batches: list[Batch]) -> None:
-        for batch in batches:
+    def _ack(self, committed: list[tuple[Batch, StoreOutcome]]) -> None:
+        for batch, outcome in committed:
+            self._count(batch, outcome)
             for message in batch.messages:
                 # Acks from an earlier connection would name packet ids the broker has already reissued.
                 if message.generation == self.generation:
                     self.client.ack(message.mid, 1)
+
+    def _count(self, batch: Batch, outcome: StoreOutcome) -> None:
+        self.metrics.stored.inc(outcome.stored)
+        self.metrics.duplicates.inc(outcome.duplicates)
+        for reason in outcome.quarantined:
+            self.metrics.quarantined.labels(reason=reason).inc()
+        self.metrics.batch_seconds.observe(outcome.seconds)
+        self.metrics.batch_readings.observe(batch.readings)
+        self.metrics.committed()
 
     def _reconnect(self, stop: threading.Event) -> None:
         delay = 0.5

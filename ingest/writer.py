@@ -1,84 +1,130 @@
-"""Commits ingest batches on a thread of their own, so the database's time overlaps decoding the next batch.
+"""Commits ingest batches in a process of its own, so storing one batch runs in parallel with decoding the next.
 
-The paho thread decodes into an open batch and hands it over here when it is due; while this thread
-stores and commits it (mostly waiting on PostgreSQL, with the GIL released), the paho thread keeps
-filling the next one. At most one batch is being committed and one is open, so memory stays bounded:
-``submit`` blocks while the previous batch is still being committed. Committed batches go back to the
-paho thread (``committed``), which alone acknowledges them to the broker, against the connection they
-arrived on. An exception here is re-raised on the paho thread, so the process fails as it did unthreaded.
+Decoding (paho, pydantic) and storing (observation sets, scoring, COPY formatting, alert rules) are both
+Python work, and threads of one interpreter take turns on its lock: a writer thread could overlap only
+the time spent waiting on PostgreSQL, which measured as half the throughput of a writer process. So the
+writer is a spawned child with its own database connection and Redis client, fed over a pipe.
+
+At most one batch is being committed and one is open, so memory stays bounded: ``submit`` blocks while
+the previous batch is still being committed. Outcomes come back in order, and the paho thread alone
+acknowledges to the broker, against the connection the messages arrived on. If the child fails, its
+error is raised in the parent, which then exits like any failed ingest process. If the parent dies, the
+child finishes the batch in hand and exits when the pipe closes; that commit is harmless, because the
+unacknowledged messages are redelivered and skipped as duplicates.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import logging
+import multiprocessing
+import signal
+import traceback
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from typing import Generic, TypeVar
 
+from ingest.committer import BatchCommitter, StoreOutcome, StoreRequest
+from vward.config import Settings
+
 T = TypeVar("T")
+_START_TIMEOUT_S = 120.0  # the child imports NumPy, Numba and psycopg and connects before it is ready
+
+
+class WriterFailed(RuntimeError):
+    """The writer process failed or went away; the batch in hand was not acknowledged."""
 
 
 class BatchWriter(Generic[T]):
-    def __init__(self, commit: Callable[[T], None]) -> None:
-        self._commit = commit
-        self._cond = threading.Condition()
+    """The parent's handle: hands batches (with their ``StoreRequest``) to the child and collects outcomes."""
+
+    def __init__(self, settings: Settings) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a process that runs paho's threads
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child_end, settings, logging.getLogger().level),
+                                        name="ingest-writer", daemon=True)
+        self._process.start()
+        child_end.close()
         self._pending: T | None = None
-        self._committed: list[T] = []
-        self._error: BaseException | None = None
-        self._closing = False
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._thread.start()
+        self._committed: list[tuple[T, StoreOutcome]] = []
+        if not self._pipe.poll(_START_TIMEOUT_S):
+            self.close()
+            raise WriterFailed("the ingest writer process did not start")
+        self._receive()
 
     def busy(self) -> bool:
         """True while a batch is being committed."""
         return self._pending is not None
 
-    def submit(self, batch: T) -> None:
+    def submit(self, batch: T, request: StoreRequest) -> None:
         """Hands ``batch`` over, first waiting for the previous one to be committed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._pending is None or self._error is not None)
-            self._raise_error()
-            self._pending = batch
-            self._cond.notify_all()
+        self._wait()
+        try:
+            self._pipe.send(request)
+        except OSError as exc:
+            raise WriterFailed(f"the ingest writer process exited (code {self._process.exitcode})") from exc
+        self._pending = batch
 
-    def committed(self) -> list[T]:
-        """Batches committed since the last call, oldest first; re-raises a failure of the writer thread."""
-        with self._cond:
-            self._raise_error()
-            done, self._committed = self._committed, []
-            return done
+    def committed(self) -> list[tuple[T, StoreOutcome]]:
+        """Batches committed since the last call with their outcomes, oldest first; never blocks."""
+        while self._pending is not None and self._pipe.poll():
+            self._receive()
+        done, self._committed = self._committed, []
+        return done
 
-    def drain(self) -> list[T]:
+    def drain(self) -> list[tuple[T, StoreOutcome]]:
         """Waits for the batch in hand to be committed, then returns what ``committed`` would."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._pending is None or self._error is not None)
+        self._wait()
         return self.committed()
 
     def close(self) -> None:
-        """Stops the thread once the batch in hand is committed (its acks stay for ``committed``)."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join()
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            raise RuntimeError("the ingest writer thread failed") from self._error
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending is not None or self._closing)
-                batch = self._pending
-                if batch is None:
-                    return
+        """Stops the child once the batch in hand is committed (its outcome stays for ``committed``)."""
+        if self._process.is_alive():
             try:
-                self._commit(batch)
-            except BaseException as exc:  # handed to the paho thread, which raises it
-                with self._cond:
-                    self._error = exc
-                    self._cond.notify_all()
+                self._wait()
+                self._pipe.send(None)
+            except (WriterFailed, OSError):
+                pass
+            self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
+        self._pipe.close()
+
+    def _wait(self) -> None:
+        while self._pending is not None:
+            self._receive()
+
+    def _receive(self) -> None:
+        try:
+            kind, value = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            raise WriterFailed(f"the ingest writer process exited (code {self._process.exitcode})") from exc
+        if kind == "failed":
+            raise WriterFailed(f"the ingest writer process failed:\n{value}")
+        if kind == "done":
+            assert self._pending is not None
+            self._committed.append((self._pending, value))
+            self._pending = None
+
+
+def _serve(pipe: Connection, settings: Settings, log_level: int) -> None:
+    """The child: commit each request that arrives, answer with its outcome, stop on ``None`` or EOF."""
+    # Signals are for the parent, which flushes the open batch through us before it stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    committer = BatchCommitter(settings, now=lambda: datetime.now(UTC))
+    try:
+        committer.start()
+        pipe.send(("ready", None))
+        while True:
+            try:
+                request = pipe.recv()
+            except EOFError:
                 return
-            with self._cond:
-                self._committed.append(batch)
-                self._pending = None
-                self._cond.notify_all()
+            if request is None:
+                return
+            pipe.send(("done", committer.store(request)))
+    except BaseException:
+        pipe.send(("failed", traceback.format_exc()))
+    finally:
+        committer.close()

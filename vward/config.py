@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     mqtt_keepalive_s: int = 30
 
     # Ingest
-    ingest_batch_max_readings: int = 5000
+    ingest_batch_max_readings: int = 5000  # a batch this big is handed over as soon as the writer is free
+    ingest_batch_limit_readings: int = 50000  # ... and grows to at most this while the writer is busy
     ingest_batch_max_wait_s: float = 0.2
     ingest_max_payload_bytes: int = 256 * 1024
     ingest_late_window: timedelta = timedelta(hours=72)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 import redis
 
 from tests.integration.mqtt_helpers import (
@@ -143,3 +145,32 @@ def test_one_bad_reading_in_a_batch_is_quarantined_alone(settings: Settings, cle
     assert count(clean_db, "SELECT count(*) FROM readings") == 5
     reason, payload = clean_db.execute("SELECT reason, payload FROM quarantine").fetchone()  # type: ignore[misc]
     assert reason == "future_timestamp" and json.loads(bytes(payload))["hr"] == 80
+
+
+@pytest.fixture
+def refuse_rr_77(clean_db: psycopg.Connection) -> Iterator[None]:
+    """Makes the database itself refuse any reading with a respiratory rate of 77."""
+    clean_db.execute("CREATE FUNCTION test_refuse_rr_77() RETURNS trigger LANGUAGE plpgsql AS $$"
+                     " BEGIN IF NEW.rr = 77 THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$")
+    clean_db.execute("CREATE TRIGGER test_refuse_rr_77 BEFORE INSERT ON readings FOR EACH ROW"
+                     " EXECUTE FUNCTION test_refuse_rr_77()")
+    yield
+    clean_db.execute("DROP TRIGGER test_refuse_rr_77 ON readings")
+    clean_db.execute("DROP FUNCTION test_refuse_rr_77()")
+
+
+def test_a_message_the_database_refuses_is_quarantined_and_the_rest_of_its_batch_stored(
+        settings: Settings, clean_db: psycopg.Connection, refuse_rr_77: None, running_ingest: object) -> None:
+    kits = admit_patients(clean_db, settings, 3)
+    now = datetime.now(UTC).replace(microsecond=0)
+    messages = [(readings_topic(str(kit["wearable"])), encode_readings([{"measured_at": _iso(now), "rr": rr}]))
+                for kit, rr in zip(kits, (18, 77, 20), strict=True)]
+    client = loadgen_client(settings)
+    publish_all(client, messages)
+    close(client)
+    wait_until(lambda: count(clean_db, "SELECT count(*) FROM quarantine") == 1, "the refused message")
+    wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 2, "the other readings")
+    reason, detail, payload = clean_db.execute("SELECT reason, detail, payload FROM quarantine").fetchone()  # type: ignore[misc]
+    assert reason == "refused_by_database" and "refused for the test" in detail
+    assert bytes(payload) == messages[1][1]
+    assert sorted(r[0] for r in clean_db.execute("SELECT rr FROM readings").fetchall()) == [18, 20]

@@ -1,0 +1,129 @@
+"""Accepted readings as NumPy columns: what ingest scores and COPYs without a Python object per reading.
+
+Ingest decodes each MQTT message into the contract's ``Reading`` objects and keeps them grouped by
+message (one device, one admission, one receive time); a batch of such groups becomes one
+``ReadingColumns`` with a handful of list comprehensions, and from there on every step (observation
+sets, scoring, COPY formatting) works on whole columns. Hand-entered observations and imported history
+arrive as ``AcceptedReading`` tuples and take the same path through ``from_accepted``. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from ingest.observation_sets import CONSCIOUSNESS_CODES, SET_PARAMETERS, to_micros
+from vward.contract import VITAL_FIELDS
+
+# The measured values, as float64 columns of ``ReadingColumns.values``: on_oxygen is 1.0 (oxygen) or
+# 0.0 (air), consciousness its ACVPU code, NaN wherever the reading does not carry the value.
+VALUE_COLUMNS = VITAL_FIELDS
+_NUMERIC = attrgetter(*VITAL_FIELDS[:-1])  # all but consciousness, whose letter becomes a code
+_SET_COLUMNS = [VALUE_COLUMNS.index(name) for name in SET_PARAMETERS]
+
+
+class VitalSigns(Protocol):
+    """What a reading carries: the contract's ``Reading`` and ``AcceptedReading`` both are one."""
+
+    @property
+    def measured_at(self) -> datetime: ...
+    @property
+    def rr(self) -> float | None: ...
+    @property
+    def spo2(self) -> float | None: ...
+    @property
+    def sbp(self) -> float | None: ...
+    @property
+    def dbp(self) -> float | None: ...
+    @property
+    def hr(self) -> float | None: ...
+    @property
+    def temp(self) -> float | None: ...
+    @property
+    def on_oxygen(self) -> bool | None: ...
+    @property
+    def consciousness(self) -> str | None: ...
+
+
+class AcceptedReading(NamedTuple):
+    """One validated reading from a device (or typed in by a clinician) on an active admission."""
+
+    device_id: str
+    admission_id: int
+    measured_at: datetime
+    received_at: datetime
+    rr: float | None = None
+    spo2: float | None = None
+    sbp: float | None = None
+    dbp: float | None = None
+    hr: float | None = None
+    temp: float | None = None
+    on_oxygen: bool | None = None
+    consciousness: str | None = None
+
+
+class ReadingGroup(NamedTuple):
+    """Readings that share a device, an admission and a receive time: one decoded MQTT message."""
+
+    device_id: str
+    admission_id: int
+    received_at: datetime
+    readings: Sequence[VitalSigns]
+
+
+@dataclass(frozen=True)
+class ReadingColumns:
+    """n readings, column-wise; times are integer microseconds since the Unix epoch (exact)."""
+
+    device_ids: list[str]  # the distinct devices, indexed by ``device``
+    device: np.ndarray  # (n,) int64
+    admission_id: np.ndarray  # (n,) int64
+    measured_at: np.ndarray  # (n,) int64
+    received_at: np.ndarray  # (n,) int64
+    values: np.ndarray  # (n, 8) float64 in VALUE_COLUMNS order
+
+    def __len__(self) -> int:
+        return self.measured_at.shape[0]
+
+    @classmethod
+    def from_groups(cls, groups: Iterable[ReadingGroup]) -> ReadingColumns:
+        groups = [g for g in groups if g.readings]
+        readings = [r for g in groups for r in g.readings]
+        counts = [len(g.readings) for g in groups]
+        device_index: dict[str, int] = {}
+        device = [device_index.setdefault(g.device_id, len(device_index)) for g in groups]
+        n = len(readings)
+        values = np.empty((n, len(VALUE_COLUMNS)))
+        if n:
+            values[:, :-1] = np.array(list(map(_NUMERIC, readings)), dtype=np.float64)  # None is NaN, True 1.0
+            codes = CONSCIOUSNESS_CODES
+            values[:, -1] = np.array([codes.get(r.consciousness) for r in readings], dtype=np.float64)
+        return cls(
+            device_ids=list(device_index),
+            device=np.repeat(np.array(device, dtype=np.int64), counts),
+            admission_id=np.repeat(np.array([g.admission_id for g in groups], dtype=np.int64), counts),
+            measured_at=np.array([to_micros(r.measured_at) for r in readings], dtype=np.int64),
+            received_at=np.repeat(np.array([to_micros(g.received_at) for g in groups], dtype=np.int64), counts),
+            values=values,
+        )
+
+    @classmethod
+    def from_accepted(cls, readings: Iterable[AcceptedReading]) -> ReadingColumns:
+        return cls.from_groups(ReadingGroup(r.device_id, r.admission_id, r.received_at, (r,)) for r in readings)
+
+    def slice(self, start: int, stop: int) -> ReadingColumns:
+        """Rows start..stop (views; the device list is shared)."""
+        return ReadingColumns(self.device_ids, self.device[start:stop], self.admission_id[start:stop],
+                              self.measured_at[start:stop], self.received_at[start:stop], self.values[start:stop])
+
+    def set_values(self) -> np.ndarray:
+        """The NEWS2 inputs, (n, 7) in ``observation_sets.SET_PARAMETERS`` order."""
+        return self.values[:, _SET_COLUMNS]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, VALUE_COLUMNS.index(name)]
