@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from alerting.errors import AlertNotFound
 from alerting.lifecycle import Effect, Record, SaveNote
 from alerting.model import ALERT_COLUMNS, Alert
+from vward import db
 
 _COLS = sql.SQL(", ").join(sql.Identifier(c) for c in ALERT_COLUMNS)
 _MUTABLE = tuple(c for c in ALERT_COLUMNS if c not in ("id", "admission_id", "raised_at"))
@@ -41,10 +42,10 @@ def lock_open_alerts(conn: psycopg.Connection, *, admission_ids: Sequence[int]) 
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             sql.SQL(
-                "SELECT {} FROM alerts WHERE admission_id = ANY(%s) AND status <> 'resolved'"
+                "SELECT {} FROM alerts WHERE admission_id = ANY(%s::bigint[]) AND status <> 'resolved'"
                 " ORDER BY id FOR UPDATE"
             ).format(_COLS),
-            (list(admission_ids),),
+            (db.bigint_array(admission_ids),),
         ).fetchall()
     return {r["admission_id"]: _to_alert(r) for r in rows}
 

@@ -57,9 +57,11 @@ def boolean(values: np.ndarray, present: np.ndarray | None = None) -> Column:
     return _fixed_width(values.astype(np.uint8), _all(values) if present is None else present)
 
 
-def timestamptz(unix_micros: np.ndarray) -> Column:
-    """``timestamptz`` from integer microseconds since the Unix epoch (UTC)."""
-    return _fixed_width((unix_micros - POSTGRES_EPOCH_MICROS).astype(">i8"), _all(unix_micros))
+def timestamptz(unix_micros: np.ndarray, present: np.ndarray | None = None) -> Column:
+    """``timestamptz`` from integer microseconds since the Unix epoch (UTC); NULL where not ``present``."""
+    present = _all(unix_micros) if present is None else present
+    since_2000 = np.where(present, unix_micros, POSTGRES_EPOCH_MICROS) - POSTGRES_EPOCH_MICROS  # no overflow
+    return _fixed_width(since_2000.astype(">i8"), present)
 
 
 def text(codes: np.ndarray, vocabulary: Sequence[str | None]) -> Column:

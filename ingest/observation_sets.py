@@ -23,7 +23,6 @@ import numpy as np
 # The seven NEWS2 inputs as stored in observation_state (on_oxygen and consciousness included).
 SET_PARAMETERS: tuple[str, ...] = ("rr", "spo2", "on_oxygen", "sbp", "hr", "consciousness", "temp")
 CONSCIOUSNESS_CODES: dict[str, float] = {"A": 0.0, "C": 1.0, "V": 2.0, "P": 3.0, "U": 4.0}
-CONSCIOUSNESS_LETTERS: dict[float, str] = {code: letter for letter, code in CONSCIOUSNESS_CODES.items()}
 NEVER = np.iinfo(np.int64).min  # the time of a parameter never measured
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -36,17 +35,6 @@ def to_micros(at: datetime) -> int:
 
 def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
-
-
-def code(name: str, value: object) -> float:
-    """A parameter's value as the scorer's float (NaN = not measured, ACVPU and oxygen as codes)."""
-    if value is None:
-        return np.nan
-    if name == "consciousness":
-        return CONSCIOUSNESS_CODES[str(value)]
-    if name == "on_oxygen":
-        return 1.0 if value else 0.0
-    return float(value)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

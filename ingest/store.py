@@ -27,17 +27,15 @@ from ingest import copy_binary
 from ingest.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
 from ingest.observation_sets import (
     CONSCIOUSNESS_CODES,
-    CONSCIOUSNESS_LETTERS,
     NEVER,
     SET_PARAMETERS,
     States,
     build_sets,
-    code,
     current_sets,
     from_micros,
     scorer_columns,
-    to_micros,
 )
+from vward import db
 from vward.config import Settings
 
 _COLUMNS = (
@@ -117,56 +115,75 @@ def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores) -> bytes:
     ])
 
 
+def _state_columns() -> str:
+    """Each parameter's value as the scorer's float, then each one's time as microseconds (``NEVER`` if none).
+
+    A real is read through its text form, which is the shortest decimal that gives back the same float4
+    (38.05 stored comes back as 38.05, not 38.0499992...), so a value carried forward from an earlier batch
+    bands exactly as it did when it arrived.
+    """
+    def value(name: str) -> str:
+        if name == "on_oxygen":
+            return "CASE WHEN o.on_oxygen THEN 1.0::float8 WHEN NOT o.on_oxygen THEN 0.0::float8 END"
+        if name == "consciousness":
+            letters = ", ".join(f"'{letter}'" for letter in CONSCIOUSNESS_CODES)
+            return f"array_position(ARRAY[{letters}], o.consciousness) - 1"
+        return f"o.{name}::text::float8"
+
+    times = [f"coalesce((extract(epoch FROM o.{name}_at) * 1000000)::bigint, {NEVER})" for name in SET_PARAMETERS]
+    return ", ".join([value(name) for name in SET_PARAMETERS] + times)
+
+
+_LOCK_STATES = (
+    f"SELECT a.spo2_scale, {_state_columns()} FROM observation_state o JOIN admissions a ON a.id = o.admission_id"
+    " WHERE o.admission_id = ANY(%s::bigint[]) ORDER BY o.admission_id FOR UPDATE OF o"
+)
+_SAVE_STATES = (
+    "UPDATE observation_state o SET "
+    + ", ".join(f"{name} = s.{name}, {name}_at = s.{name}_at" for name in SET_PARAMETERS)
+    + ", last_reading_at = s.last_reading_at FROM observation_state_staging s WHERE o.admission_id = s.admission_id"
+)
+
+
 def _lock_states(conn: psycopg.Connection, admission_ids: list[int]) -> tuple[States, np.ndarray]:
     """Locks (creating if needed) the admissions' observation state rows, in id order to avoid deadlocks."""
-    conn.execute(
-        "INSERT INTO observation_state (admission_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
-        (admission_ids,),
-    )
-    cols = ", ".join(f"o.{name}, o.{name}_at" for name in SET_PARAMETERS)
-    rows = conn.execute(
-        f"SELECT a.spo2_scale, {cols} FROM observation_state o"
-        " JOIN admissions a ON a.id = o.admission_id"
-        " WHERE o.admission_id = ANY(%s) ORDER BY o.admission_id FOR UPDATE OF o",
-        (admission_ids,),
-    ).fetchall()
-    states = States.empty(len(rows))
-    for i, row in enumerate(rows):
-        for k, name in enumerate(SET_PARAMETERS):
-            value, when = row[1 + 2 * k], row[2 + 2 * k]
-            if when is not None:
-                states.values[i, k], states.times[i, k] = code(name, value), to_micros(when)
-    return states, np.array([row[0] for row in rows], dtype=np.int8)
+    ids = db.bigint_array(admission_ids)
+    conn.execute("INSERT INTO observation_state (admission_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
+                 (ids,))
+    rows = conn.execute(_LOCK_STATES, (ids,)).fetchall()
+    # Microsecond times (< 2**53) and NEVER (-2**63) are exact in float64, so one conversion does for all.
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + 2 * len(SET_PARAMETERS))
+    values, times = table[:, 1:1 + len(SET_PARAMETERS)], table[:, 1 + len(SET_PARAMETERS):].astype(np.int64)
+    return States(np.where(times == NEVER, np.nan, values), times), table[:, 0].astype(np.int8)
 
 
 def _save_states(conn: psycopg.Connection, admission_ids: np.ndarray, states: States) -> None:
-    """One UPDATE for the whole batch: each parameter's newest value and time, and the newest of them."""
-    params: dict[str, object] = {"ids": admission_ids.tolist(),
-                                 "last": [None if t == NEVER else from_micros(t) for t in states.newest().tolist()]}
+    """Each parameter's newest value and time, and the newest of them: COPY into a staging table, one UPDATE."""
+    known = states.times != NEVER
+    columns = [copy_binary.int8(admission_ids)]
     for k, name in enumerate(SET_PARAMETERS):
-        times = states.times[:, k].tolist()
-        values = states.values[:, k].tolist()
-        params[f"{name}_at"] = [None if t == NEVER else from_micros(t) for t in times]
-        params[name] = [_decode(name, v) if t != NEVER else None for v, t in zip(values, times, strict=True)]
-    types = {"on_oxygen": "boolean", "consciousness": "text"}
-    unnest = ", ".join(f"%({name})s::{types.get(name, 'real')}[], %({name}_at)s::timestamptz[]"
-                       for name in SET_PARAMETERS)
+        value = np.where(known[:, k], states.values[:, k], np.nan)
+        columns.append(_value_column(name, value))
+        columns.append(copy_binary.timestamptz(states.times[:, k], known[:, k]))
+    newest = states.newest()
+    columns.append(copy_binary.timestamptz(newest, newest != NEVER))
     names = ", ".join(f"{name}, {name}_at" for name in SET_PARAMETERS)
-    assignments = ", ".join(f"{name} = s.{name}, {name}_at = s.{name}_at" for name in SET_PARAMETERS)
-    conn.execute(
-        f"UPDATE observation_state o SET {assignments}, last_reading_at = s.last"
-        f" FROM unnest(%(ids)s::bigint[], {unnest}, %(last)s::timestamptz[]) AS s(admission_id, {names}, last)"
-        " WHERE o.admission_id = s.admission_id",
-        params,
-    )
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS observation_state_staging"
+                    " (LIKE observation_state) ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY observation_state_staging (admission_id, {names}, last_reading_at)"
+                      " FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(copy_binary.copy_payload(columns))
+        cur.execute(_SAVE_STATES)
 
 
-def _decode(name: str, value: float) -> object:
-    if name == "consciousness":
-        return CONSCIOUSNESS_LETTERS[value]
+def _value_column(name: str, value: np.ndarray) -> copy_binary.Column:
+    """A coded parameter (NaN = none) in its stored type: real, boolean, or the ACVPU letter."""
     if name == "on_oxygen":
-        return value == 1.0
-    return value
+        return copy_binary.boolean(value == 1.0, ~np.isnan(value))
+    if name == "consciousness":
+        return copy_binary.text(np.where(np.isnan(value), 5, value).astype(np.int64), _CONSCIOUSNESS_VOCABULARY)
+    return copy_binary.float4(value)
 
 
 def _copy_rows(conn: psycopg.Connection, payload: bytes, rows: int) -> int:

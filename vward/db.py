@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date
 from importlib import resources
 
@@ -54,3 +55,9 @@ def maintain_readings(conn: psycopg.Connection, settings: Settings, *, first_day
             "compress": settings.readings_compress_after_days,
         },
     )
+
+
+def bigint_array(ids: Iterable[int]) -> str:
+    """A ``bigint[]`` literal for ``%s::bigint[]``: psycopg dumps a list element by element in Python, which
+    cost ingest milliseconds per batch of thousands of admissions; ``str.join`` does it in C."""
+    return "{" + ",".join(map(str, ids)) + "}"

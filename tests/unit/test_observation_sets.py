@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ingest.observation_sets import (
+    CONSCIOUSNESS_CODES,
     NEVER,
     SET_PARAMETERS,
     States,
     build_sets,
-    code,
     current_sets,
     from_micros,
     to_micros,
@@ -21,6 +21,13 @@ from ingest.observation_sets import (
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=60)
 P = {name: k for k, name in enumerate(SET_PARAMETERS)}
+
+
+def code(name: str, value: object) -> float:
+    """A parameter as the scorer's float, as ingest codes it (ingest.columns)."""
+    if value is None:
+        return math.nan
+    return CONSCIOUSNESS_CODES[str(value)] if name == "consciousness" else float(value)  # type: ignore[arg-type]
 
 
 def batch(*readings: tuple[int, float, dict[str, object]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,7 +116,5 @@ def test_current_set_is_as_at_the_newest_measurement() -> None:
     assert row(values, 1) == {} and newest[1] == NEVER
 
 
-def test_consciousness_and_oxygen_codes() -> None:
-    assert (code("consciousness", "C"), code("on_oxygen", True), code("on_oxygen", False)) == (1.0, 1.0, 0.0)
-    assert math.isnan(code("rr", None))
+def test_microsecond_times_round_trip() -> None:
     assert from_micros(to_micros(T0 + timedelta(microseconds=7))) == T0 + timedelta(microseconds=7)
