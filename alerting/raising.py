@@ -43,7 +43,8 @@ def record_scores(
     wanted = [
         s
         for s in latest.values()
-        if needs_baseline(s, open_alerts[s.admission_id].risk if s.admission_id in open_alerts else None)
+        if needs_baseline(s, open_alerts[s.admission_id].risk if s.admission_id in open_alerts else None,
+                          settings.trend_rise_threshold)
     ]
     baselines = _baselines(conn, wanted, settings=settings)
     for admission_id in sorted(latest):

@@ -74,9 +74,13 @@ def is_trend(total: int, baseline: Baseline | None, rise_threshold: int) -> bool
     return baseline is not None and min(total, baseline.recent) >= baseline.usual + rise_threshold
 
 
-def needs_baseline(latest: LatestSet, open_risk: str | None) -> bool:
-    """Only a low set with no open alert can be decided by the trend, so only then is the baseline read."""
-    return latest.risk not in RAISING_RISKS and open_risk is None
+def needs_baseline(latest: LatestSet, open_risk: str | None, rise_threshold: int) -> bool:
+    """Only a low set with no open alert can be decided by the trend, so only then is the baseline read.
+
+    A usual total is a median of totals, so at least 0: a total under the threshold can never be a rise,
+    and the (per admission, per batch) baseline query is skipped for the many patients scoring 0 or 1.
+    """
+    return latest.risk not in RAISING_RISKS and open_risk is None and latest.total >= rise_threshold
 
 
 def decide(

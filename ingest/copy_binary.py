@@ -66,16 +66,16 @@ def timestamptz(unix_micros: np.ndarray, present: np.ndarray | None = None) -> C
 
 def text(codes: np.ndarray, vocabulary: Sequence[str | None]) -> Column:
     """``text`` given as codes into ``vocabulary`` (None is NULL): a batch has few distinct strings."""
-    encoded = [None if word is None else word.encode() for word in vocabulary]
-    width = max((len(e) for e in encoded if e is not None), default=0)
-    table = np.zeros((len(encoded), 4 + width), dtype=np.uint8)
-    used = np.empty(len(encoded), dtype=np.int64)
-    for i, e in enumerate(encoded):
-        table[i, :4] = np.array([-1 if e is None else len(e)], dtype=">i4").view(np.uint8)
-        if e:
-            table[i, 4:4 + len(e)] = np.frombuffer(e, dtype=np.uint8)
-        used[i] = 4 + (len(e) if e is not None else 0)
-    return Column(table[codes], used[codes])
+    encoded = [b"" if word is None else word.encode() for word in vocabulary]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    null = np.fromiter((word is None for word in vocabulary), dtype=bool, count=len(encoded))
+    table = np.zeros((len(encoded), 4 + int(lengths.max(initial=0))), dtype=np.uint8)
+    table[:, :4] = np.where(null, -1, lengths).astype(">i4").view(np.uint8).reshape(len(encoded), 4)
+    # Every word's bytes into its row, after the length word, in one scatter.
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    flat = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    table[np.repeat(np.arange(len(encoded)), lengths), 4 + np.arange(flat.size) - starts] = flat
+    return Column(table[codes], (4 + lengths)[codes])
 
 
 def copy_payload(columns: Sequence[Column]) -> bytes:

@@ -67,6 +67,8 @@ def test_one_open_alert_escalates_on_higher_risk_only(
 
 
 def test_baseline_is_only_needed_for_a_low_set_without_an_open_alert() -> None:
-    assert needs_baseline(s(2, "low"), None)
-    assert not needs_baseline(s(2, "low"), "low")
-    assert not needs_baseline(s(5, "medium"), None)
+    assert needs_baseline(s(2, "low"), None, 2)
+    assert not needs_baseline(s(1, "low"), None, 2)  # under the threshold no baseline can make it a rise
+    assert needs_baseline(s(1, "low"), None, 1)
+    assert not needs_baseline(s(2, "low"), "low", 2)
+    assert not needs_baseline(s(5, "medium"), None, 2)
