@@ -1,8 +1,18 @@
-"""The NEWS2 chart (Royal College of Physicians, 2017): one compiled kernel behind a checking wrapper.
+"""The NEWS2 chart (Royal College of Physicians, 2017): compiled kernels behind a checking wrapper.
 
 This module is the single place the chart lives. ``score`` checks dtypes and shapes, then hands whole
-columns to a Numba kernel that loops over rows writing into preallocated arrays; ``score_one`` puts a
-single hand-entered set through the same kernel so the UI can never disagree with the batch path.
+columns to ``_score_rows``; ``score_one`` puts a single hand-entered set through the same kernels so the
+UI can never disagree with the batch path.
+
+Kernel structure: ``_score_rows`` walks the columns in blocks of ``_BLOCK_ROWS`` rows. Per block, three
+band passes each read two or three float64 columns (several memory streams in flight at once) and write
+int8 sub-score columns, which are contiguous because ``sub_scores`` is column-major. A band is a sum of
+comparisons with no branches, so LLVM vectorises it four rows to an AVX2 register; the same passes count
+infinite vitals and out-of-domain codes. SpO2 is left as a band index, because its score also needs the
+scale and oxygen status. A combining pass then reads the block's seven int8 columns while they are still
+in L2 and, with every operand int8 so that 32 rows share a register, scores SpO2 from its band, checks the
+scale and derives total, completeness and risk; a last pass widens the total to int16. The kernels only
+flag invalid input; the wrapper finds and names the first bad row.
 
 Precision: the chart is printed in whole units (0.1 °C for temperature), so a value is first rounded
 half-up to that precision and then banded (SpO2 95.5 → 96 → 0 on scale 1; 38.05 °C → 38.1 → 1). The
@@ -64,71 +74,142 @@ class ScoredSet:
     complete: bool
 
 
-@numba.njit(cache=True, nogil=True)
-def _score_rows(rr, spo2, scale, on_oxygen, sbp, pulse, consciousness, temp, sub, total, risk, complete):
+_BLOCK_ROWS = 16_384  # a block's seven int8 columns (112 KiB) stay in L2 from the band passes to the combining one
+
+_kernel = numba.njit(cache=True, nogil=True)
+_i8 = np.int8  # the combining pass keeps every operand int8: a bare literal is int64 and would widen its lanes
+
+
+@_kernel
+def _score_rows(
+    rr: np.ndarray, spo2: np.ndarray, scale: np.ndarray, on_oxygen: np.ndarray, sbp: np.ndarray,
+    pulse: np.ndarray, consciousness: np.ndarray, temp: np.ndarray,
+    sub: np.ndarray, total: np.ndarray, risk: np.ndarray, complete: np.ndarray, missing: int,
+) -> bool:  # fmt: skip
     """Score every row into the output arrays; return True if any input lies outside its domain.
 
-    Each band is a sum of comparisons against the half-way points and NaN is folded in with a select,
-    so the loop has no branches and no early exit and LLVM vectorises it (random vitals defeat the
-    branch predictor about 4x). Invalid rows are only flagged here; the caller finds and names them.
-    The ``int()`` calls matter only to ``.py_func``, where NumPy bools would add as logical or.
+    ``missing`` is ``MISSING``, passed in rather than written as a literal because it is the one operand
+    of a sub-score that LLVM cannot shrink to 8 bits: the band sum then stays in the 64-bit lanes the
+    comparison masks live in and is narrowed once, at the store, instead of once per comparison, which
+    would make the band passes about twice as slow.
     """
-    bad = False
+    n = rr.shape[0]
+    total8 = np.empty(min(n, _BLOCK_ROWS), dtype=np.int8)
+    out_of_domain = 0
+    bad_scale = False
+    for start in range(0, n, _BLOCK_ROWS):
+        rows = slice(start, min(start + _BLOCK_ROWS, n))
+        s_rr, s_sp, s_ox, s_bp = sub[rows, 0], sub[rows, 1], sub[rows, 2], sub[rows, 3]
+        s_hr, s_cn, s_tp = sub[rows, 4], sub[rows, 5], sub[rows, 6]
+        out_of_domain += _score_rr_sbp(rr[rows], sbp[rows], s_rr, s_bp, missing)
+        out_of_domain += _score_pulse_temp(pulse[rows], temp[rows], s_hr, s_tp, missing)
+        out_of_domain += _band_spo2_score_oxygen_consciousness(
+            spo2[rows], on_oxygen[rows], consciousness[rows], s_sp, s_ox, s_cn, missing
+        )
+        t8 = total8[: s_rr.shape[0]]
+        bad_scale |= _combine(s_rr, s_sp, s_ox, s_bp, s_hr, s_cn, s_tp, scale[rows], t8, risk[rows], complete[rows])
+        _widen(t8, total[rows])
+    return out_of_domain > 0 or bad_scale
+
+
+@_kernel
+def _score_rr_sbp(rr: np.ndarray, sbp: np.ndarray, s_rr: np.ndarray, s_bp: np.ndarray, missing: int) -> int:
+    """Respiration rate and systolic BP sub-scores; return how many of the values are infinite.
+
+    Each band is a sum of comparisons against the half-way points and NaN is folded in with a select, so
+    the loop has no branches (random vitals defeat the branch predictor about 4x). The ``int()`` calls
+    matter only to ``.py_func``, where NumPy bools would add as logical or.
+    """
+    infinite = 0
     for i in range(rr.shape[0]):
-        x = rr[i]
-        bad |= abs(x) == math.inf
-        s_rr = 2 * int(x < 8.5) + int(x < 11.5) + 2 * int(x >= 20.5) + int(x >= 24.5)
-        s_rr = s_rr if x == x else -1
+        x, y = rr[i], sbp[i]
+        infinite += int(abs(x) == math.inf) + int(abs(y) == math.inf)
+        s_rr[i] = (2 * int(x < 8.5) + int(x < 11.5) + 2 * int(x >= 20.5) + int(x >= 24.5)) if x == x else missing
+        s_bp[i] = (int(y < 90.5) + int(y < 100.5) + int(y < 110.5) + 3 * int(y >= 219.5)) if y == y else missing
+    return infinite
 
-        ox = on_oxygen[i]
-        bad |= (ox == ox) & (ox != 0.0) & (ox != 1.0)
-        s_ox = 2 * int(ox == 1.0) if ox == ox else -1
 
-        x = spo2[i]
-        bad |= abs(x) == math.inf
-        sc = scale[i]
-        bad |= (sc != 1) & (sc != 2)
-        s_scale1 = int(x < 91.5) + int(x < 93.5) + int(x < 95.5)
-        high = x >= 92.5  # 93 or more: on scale 2 this scores by oxygen, unknowable if oxygen is unknown
-        s_oxygen = int(high) + int(x >= 94.5) + int(x >= 96.5)
-        s_scale2 = int(x < 83.5) + int(x < 85.5) + int(x < 87.5) + int(ox == 1.0) * s_oxygen
-        s_scale2 = -1 if high & (ox != ox) else s_scale2
-        s_sp = s_scale1 if sc == 1 else s_scale2
-        s_sp = s_sp if x == x else -1
+@_kernel
+def _score_pulse_temp(pulse: np.ndarray, temp: np.ndarray, s_hr: np.ndarray, s_tp: np.ndarray, missing: int) -> int:
+    """Pulse and temperature sub-scores, as ``_score_rr_sbp``; return how many of the values are infinite."""
+    infinite = 0
+    for i in range(pulse.shape[0]):
+        x, y = pulse[i], temp[i]
+        infinite += int(abs(x) == math.inf) + int(abs(y) == math.inf)
+        s = 2 * int(x < 40.5) + int(x < 50.5) + int(x >= 90.5) + int(x >= 110.5) + int(x >= 130.5)
+        s_hr[i] = s if x == x else missing
+        s_tp[i] = (2 * int(y < 35.05) + int(y < 36.05) + int(y >= 38.05) + int(y >= 39.05)) if y == y else missing
+    return infinite
 
-        x = sbp[i]
-        bad |= abs(x) == math.inf
-        s_bp = int(x < 90.5) + int(x < 100.5) + int(x < 110.5) + 3 * int(x >= 219.5)
-        s_bp = s_bp if x == x else -1
 
-        x = pulse[i]
-        bad |= abs(x) == math.inf
-        s_hr = 2 * int(x < 40.5) + int(x < 50.5) + int(x >= 90.5) + int(x >= 110.5) + int(x >= 130.5)
-        s_hr = s_hr if x == x else -1
+@_kernel
+def _band_spo2_score_oxygen_consciousness(
+    spo2: np.ndarray, on_oxygen: np.ndarray, consciousness: np.ndarray,
+    s_sp: np.ndarray, s_ox: np.ndarray, s_cn: np.ndarray, missing: int,
+) -> int:  # fmt: skip
+    """SpO2 band (scored later by ``_combine``), air/oxygen and consciousness sub-scores.
 
-        x = consciousness[i]
-        bad |= (x == x) & (x != 0.0) & (x != 1.0) & (x != 2.0) & (x != 3.0) & (x != 4.0)
-        s_cn = 3 * int(x != 0.0) if x == x else -1
-
-        x = temp[i]
-        bad |= abs(x) == math.inf
-        s_tp = 2 * int(x < 35.05) + int(x < 36.05) + int(x >= 38.05) + int(x >= 39.05)
-        s_tp = s_tp if x == x else -1
-
-        sub[i, 0] = s_rr
-        sub[i, 1] = s_sp
-        sub[i, 2] = s_ox
-        sub[i, 3] = s_bp
-        sub[i, 4] = s_hr
-        sub[i, 5] = s_cn
-        sub[i, 6] = s_tp
-        t = max(s_rr, 0) + max(s_sp, 0) + max(s_ox, 0) + max(s_bp, 0) + max(s_hr, 0) + max(s_cn, 0)
-        t += max(s_tp, 0)
-        total[i] = t
-        complete[i] = min(min(s_rr, s_sp, s_ox, s_bp), min(s_hr, s_cn, s_tp)) >= 0
-        top = max(max(s_rr, s_sp, s_bp), max(s_hr, s_cn, s_tp))  # air/oxygen scores at most 2
-        risk[i] = 3 if t >= 7 else (2 if t >= 5 else (1 if top == 3 else 0))
+    The band is how many of the nine SpO2 half-way points of both scales lie at or below the value: nine
+    comparisons here, then cheap int8 work in the combining pass, instead of both scales' comparisons plus
+    the selects by scale and oxygen status here. Returns how many SpO2 values are infinite plus how many
+    oxygen or consciousness codes are outside their domain.
+    """
+    bad = 0
+    for i in range(spo2.shape[0]):
+        x, ox, level = spo2[i], on_oxygen[i], consciousness[i]
+        bad += int(abs(x) == math.inf)
+        band = (
+            int(x >= 83.5) + int(x >= 85.5) + int(x >= 87.5) + int(x >= 91.5) + int(x >= 92.5)
+            + int(x >= 93.5) + int(x >= 94.5) + int(x >= 95.5) + int(x >= 96.5)
+        )  # fmt: skip
+        s_sp[i] = band if x == x else missing
+        bad += int((ox == ox) & (ox != 0.0) & (ox != 1.0))
+        s_ox[i] = 2 * int(ox == 1.0) if ox == ox else missing
+        bad += int((level == level) & ((level != np.floor(level)) | (level < 0.0) | (level > 4.0)))
+        s_cn[i] = 3 * int(level != 0.0) if level == level else missing
     return bad
+
+
+@_kernel
+def _combine(
+    s_rr: np.ndarray, s_sp: np.ndarray, s_ox: np.ndarray, s_bp: np.ndarray, s_hr: np.ndarray,
+    s_cn: np.ndarray, s_tp: np.ndarray, scale: np.ndarray, total8: np.ndarray, risk: np.ndarray,
+    complete: np.ndarray,
+) -> bool:  # fmt: skip
+    """Score SpO2 from its band in place, then total, completeness and risk; return True on a bad scale.
+
+    Every operand is int8, so LLVM works 32 rows to a register. Band b counts the half-way points 83.5
+    85.5 87.5 91.5 92.5 93.5 94.5 95.5 96.5 at or below the value, so b >= 5 means 93 % or more, which on
+    scale 2 scores by oxygen status (sub-score 2 = on oxygen) and is missing when that is missing. The
+    total goes out as int8 because an int16 store in this loop would halve its lanes; ``_widen`` copies it.
+    """
+    bad_scale = False
+    for i in range(total8.shape[0]):
+        b, ox, sc = s_sp[i], s_ox[i], scale[i]
+        bad_scale |= (sc != _i8(1)) & (sc != _i8(2))
+        scale1 = int(b <= _i8(3)) + int(b <= _i8(5)) + int(b <= _i8(7))
+        by_oxygen = int(ox == _i8(2)) * (int(b >= _i8(5)) + int(b >= _i8(7)) + int(b >= _i8(9)))
+        scale2 = int(b <= _i8(0)) + int(b <= _i8(1)) + int(b <= _i8(2)) + by_oxygen
+        scale2 = -1 if (b >= _i8(5)) & (ox < _i8(0)) else scale2
+        sp = _i8(scale1 if sc == _i8(1) else scale2) if b >= _i8(0) else _i8(-1)
+        s_sp[i] = sp
+        rr, bp, hr, cn, tp = s_rr[i], s_bp[i], s_hr[i], s_cn[i], s_tp[i]
+        t = _i8(
+            max(rr, _i8(0)) + max(sp, _i8(0)) + max(ox, _i8(0)) + max(bp, _i8(0)) + max(hr, _i8(0))
+            + max(cn, _i8(0)) + max(tp, _i8(0))
+        )  # fmt: skip
+        total8[i] = t
+        complete[i] = (rr | sp | ox | bp | hr | cn | tp) >= _i8(0)
+        any_three = max(max(rr, sp, bp), max(hr, cn, tp)) == _i8(3)  # air/oxygen scores at most 2
+        risk[i] = 2 * int(t >= _i8(5)) + int(t >= _i8(7)) + int((t < _i8(5)) & any_three)
+    return bad_scale
+
+
+@_kernel
+def _widen(total8: np.ndarray, total: np.ndarray) -> None:
+    """Copy the int8 totals into the int16 output."""
+    for i in range(total8.shape[0]):
+        total[i] = total8[i]
 
 
 def score(
@@ -172,7 +253,7 @@ def score(
     c = columns
     bad = _score_rows(
         c["rr"], c["spo2"], c["scale"], c["on_oxygen"], c["sbp"], c["pulse"], c["consciousness"],
-        c["temp"], sub, total, risk, complete,
+        c["temp"], sub, total, risk, complete, MISSING,
     )  # fmt: skip
     if bad:
         raise News2InputError(_first_invalid(columns))

@@ -231,6 +231,20 @@ def test_score_rejects_bad_input(overrides: dict[str, object], message: str) -> 
         score(**columns(3, **overrides))  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("rr", np.inf), ("sbp", -np.inf), ("pulse", np.inf), ("temp", np.inf), ("spo2", -np.inf),
+     ("on_oxygen", 2.0), ("consciousness", 0.5), ("scale", 0)],
+)  # fmt: skip
+def test_score_flags_bad_input_in_a_later_block(name: str, value: float) -> None:
+    """Each kernel pass reports what it checks from any block, not just the first."""
+    n = news2._BLOCK_ROWS + 10
+    column = columns(n)[name].copy()
+    column[n - 2] = value
+    with pytest.raises(News2InputError, match=f"row {n - 2}: {name} "):
+        score(**columns(n, **{name: column}))
+
+
 def test_score_names_the_first_bad_row_across_columns() -> None:
     bad = columns(4, temp=np.array([37.0, 37.0, np.inf, 37.0]), scale=np.array([1, 3, 1, 1], dtype=np.int8))
     with pytest.raises(News2InputError, match="row 1: scale"):
@@ -305,9 +319,32 @@ def test_compiled_kernel_matches_reference(sets: list[dict]) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(observation_set, min_size=1, max_size=20))
-def test_python_kernel_matches_reference(sets: list[dict]) -> None:
-    """The same kernel run as plain Python, so coverage sees its lines."""
-    python_kernel = getattr(news2._score_rows, "py_func", news2._score_rows)
-    with mock.patch.object(news2, "_score_rows", python_kernel):
+@given(st.lists(observation_set, min_size=1, max_size=20), st.integers(1, 8))
+def test_python_kernel_matches_reference(sets: list[dict], block_rows: int) -> None:
+    """The same kernels run as plain Python, so coverage sees their lines, in blocks small enough to split sets."""
+    kernels = {name: f.py_func for name, f in vars(news2).items() if hasattr(f, "py_func")}
+    with mock.patch.multiple(news2, _BLOCK_ROWS=block_rows, **kernels):
         assert_matches_reference(sets)
+
+
+def test_compiled_kernel_matches_reference_across_blocks() -> None:
+    """Two full blocks and a partial one of sets drawn near every band edge, checked at each block boundary."""
+    block = news2._BLOCK_ROWS
+    rng = np.random.default_rng(2017)
+    values = [math.nan, *HALF_WAY_POINTS, *(math.nextafter(x, 0.0) for x in HALF_WAY_POINTS), 16.0, 97.0, 120.0]
+    n = 2 * block + 5
+    sets = [
+        {
+            **{name: float(rng.choice(values)) for name in ("rr", "spo2", "sbp", "pulse", "temp")},
+            "scale": int(rng.choice([1, 2])),
+            "on_oxygen": [True, False, None][rng.integers(3)],
+            "consciousness": [None, *CONSCIOUSNESS_CODES][rng.integers(6)],
+        }
+        for _ in range(n)
+    ]
+    scores = score_sets(sets)
+    for i in [*range(block - 3, block + 3), *range(2 * block - 3, n), *rng.integers(0, n, 200)]:
+        expected = news2_reference(**sets[i])
+        assert tuple(None if s == MISSING else int(s) for s in scores.sub_scores[i]) == expected.sub_scores
+        assert (int(scores.total[i]), RISK_LEVELS[scores.risk[i]]) == (expected.total, expected.risk)
+        assert bool(scores.complete[i]) is expected.complete
