@@ -159,20 +159,22 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.kill()
 
 
-def _stored_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
-    """The naive consumer's rate: its table stays small, so polling count(*) costs little."""
-    rate = _drain_rate(settings, expected, procs, lambda: _count(settings))
+def _checked_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]],
+                  stored_now: Callable[[], int]) -> float:
+    rate = _drain_rate(settings, expected, procs, stored_now)
     time.sleep(0.5)
     _check_exact(settings, expected)
     return rate
+
+
+def _stored_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
+    """The naive consumer's rate: its table stays small, so polling count(*) costs little."""
+    return _checked_rate(settings, expected, procs, lambda: _count(settings))
 
 
 def _ingest_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
     """vward ingest's rate, from its own stored-readings counter; the table is checked once at the end."""
-    rate = _drain_rate(settings, expected, procs, lambda: _stored_by_ingest(procs))
-    time.sleep(0.5)
-    _check_exact(settings, expected)
-    return rate
+    return _checked_rate(settings, expected, procs, lambda: _stored_by_ingest(procs))
 
 
 def _reported_rate(settings: Settings, _expected: int, procs: list[subprocess.Popen[bytes]]) -> float:

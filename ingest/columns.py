@@ -13,41 +13,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
 
 from ingest.observation_sets import CONSCIOUSNESS_CODES, SET_PARAMETERS, to_micros
-from vward.contract import VITAL_FIELDS
+from vward.contract import VITAL_FIELDS, Reading
 
 # The measured values, as float64 columns of ``ReadingColumns.values``: on_oxygen is 1.0 (oxygen) or
 # 0.0 (air), consciousness its ACVPU code, NaN wherever the reading does not carry the value.
 VALUE_COLUMNS = VITAL_FIELDS
 _NUMERIC = attrgetter(*VITAL_FIELDS[:-1])  # all but consciousness, whose letter becomes a code
 _SET_COLUMNS = [VALUE_COLUMNS.index(name) for name in SET_PARAMETERS]
-
-
-class VitalSigns(Protocol):
-    """What a reading carries: the contract's ``Reading`` and ``AcceptedReading`` both are one."""
-
-    @property
-    def measured_at(self) -> datetime: ...
-    @property
-    def rr(self) -> float | None: ...
-    @property
-    def spo2(self) -> float | None: ...
-    @property
-    def sbp(self) -> float | None: ...
-    @property
-    def dbp(self) -> float | None: ...
-    @property
-    def hr(self) -> float | None: ...
-    @property
-    def temp(self) -> float | None: ...
-    @property
-    def on_oxygen(self) -> bool | None: ...
-    @property
-    def consciousness(self) -> str | None: ...
 
 
 class AcceptedReading(NamedTuple):
@@ -65,6 +42,9 @@ class AcceptedReading(NamedTuple):
     temp: float | None = None
     on_oxygen: bool | None = None
     consciousness: str | None = None
+
+
+VitalSigns = Reading | AcceptedReading  # what a reading carries, either way it arrived
 
 
 class ReadingGroup(NamedTuple):

@@ -96,18 +96,13 @@ def store_columns(conn: psycopg.Connection, batch: ReadingColumns, *, settings: 
 
 def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores) -> bytes:
     """The readings with their scores as one binary COPY stream, in ``_COLUMNS`` order."""
-    oxygen, consciousness = batch.column("on_oxygen"), batch.column("consciousness")
-    measured = [copy_binary.float4(batch.column(name)) for name in VALUE_COLUMNS[:6]]
     sub = scores.sub_scores
     return copy_binary.copy_payload([
         copy_binary.text(batch.device, batch.device_ids),
         copy_binary.int8(batch.admission_id),
         copy_binary.timestamptz(batch.measured_at),
         copy_binary.timestamptz(batch.received_at),
-        *measured,
-        copy_binary.boolean(oxygen == 1.0, ~np.isnan(oxygen)),
-        copy_binary.text(np.where(np.isnan(consciousness), 5, consciousness).astype(np.int64),
-                         _CONSCIOUSNESS_VOCABULARY),
+        *(_value_column(name, batch.column(name)) for name in VALUE_COLUMNS),
         copy_binary.int2(scores.total),
         copy_binary.boolean(scores.complete),
         copy_binary.text(scores.risk.astype(np.int64), news2.RISK_LEVELS),
@@ -182,7 +177,8 @@ def _value_column(name: str, value: np.ndarray) -> copy_binary.Column:
     if name == "on_oxygen":
         return copy_binary.boolean(value == 1.0, ~np.isnan(value))
     if name == "consciousness":
-        return copy_binary.text(np.where(np.isnan(value), 5, value).astype(np.int64), _CONSCIOUSNESS_VOCABULARY)
+        return copy_binary.text(np.where(np.isnan(value), len(CONSCIOUSNESS_CODES), value).astype(np.int64),
+                                _CONSCIOUSNESS_VOCABULARY)
     return copy_binary.float4(value)
 
 
