@@ -11,8 +11,8 @@ comparisons with no branches, so LLVM vectorises it four rows to an AVX2 registe
 infinite vitals and out-of-domain codes. SpO2 is left as a band index, because its score also needs the
 scale and oxygen status. A combining pass then reads the block's seven int8 columns while they are still
 in L2 and, with every operand int8 so that 32 rows share a register, scores SpO2 from its band, checks the
-scale and derives total, completeness and risk; a last pass widens the total to int16. The kernels only
-flag invalid input; the wrapper finds and names the first bad row.
+scale and derives total, completeness and risk. The kernels only flag invalid input; the wrapper finds and
+names the first bad row.
 
 Precision: the chart is printed in whole units (0.1 °C for temperature), so a value is first rounded
 half-up to that precision and then banded (SpO2 95.5 → 96 → 0 on scale 1; 38.05 °C → 38.1 → 1). The
@@ -59,7 +59,7 @@ class News2Scores:
     """
 
     sub_scores: np.ndarray  # int8, (n, 7), MISSING where the parameter is missing
-    total: np.ndarray  # int16, (n,), partial total (a floor) when incomplete
+    total: np.ndarray  # int8, (n,), at most 20; a partial total (a floor) when incomplete
     risk: np.ndarray  # int8, (n,), codes into RISK_LEVELS
     complete: np.ndarray  # bool, (n,)
 
@@ -94,7 +94,6 @@ def _score_rows(
     would make the band passes about twice as slow.
     """
     n = rr.shape[0]
-    total8 = np.empty(min(n, _BLOCK_ROWS), dtype=np.int8)
     out_of_domain = 0
     bad_scale = False
     for start in range(0, n, _BLOCK_ROWS):
@@ -106,9 +105,9 @@ def _score_rows(
         out_of_domain += _band_spo2_score_oxygen_consciousness(
             spo2[rows], on_oxygen[rows], consciousness[rows], s_sp, s_ox, s_cn, missing
         )
-        t8 = total8[: s_rr.shape[0]]
-        bad_scale |= _combine(s_rr, s_sp, s_ox, s_bp, s_hr, s_cn, s_tp, scale[rows], t8, risk[rows], complete[rows])
-        _widen(t8, total[rows])
+        bad_scale |= _combine(
+            s_rr, s_sp, s_ox, s_bp, s_hr, s_cn, s_tp, scale[rows], total[rows], risk[rows], complete[rows]
+        )
     return out_of_domain > 0 or bad_scale
 
 
@@ -173,7 +172,7 @@ def _band_spo2_score_oxygen_consciousness(
 @_kernel
 def _combine(
     s_rr: np.ndarray, s_sp: np.ndarray, s_ox: np.ndarray, s_bp: np.ndarray, s_hr: np.ndarray,
-    s_cn: np.ndarray, s_tp: np.ndarray, scale: np.ndarray, total8: np.ndarray, risk: np.ndarray,
+    s_cn: np.ndarray, s_tp: np.ndarray, scale: np.ndarray, total: np.ndarray, risk: np.ndarray,
     complete: np.ndarray,
 ) -> bool:  # fmt: skip
     """Score SpO2 from its band in place, then total, completeness and risk; return True on a bad scale.
@@ -181,10 +180,10 @@ def _combine(
     Every operand is int8, so LLVM works 32 rows to a register. Band b counts the half-way points 83.5
     85.5 87.5 91.5 92.5 93.5 94.5 95.5 96.5 at or below the value, so b >= 5 means 93 % or more, which on
     scale 2 scores by oxygen status (sub-score 2 = on oxygen) and is missing when that is missing. The
-    total goes out as int8 because an int16 store in this loop would halve its lanes; ``_widen`` copies it.
+    total is int8 too (it is at most 20): a wider store in this loop would halve its lanes.
     """
     bad_scale = False
-    for i in range(total8.shape[0]):
+    for i in range(total.shape[0]):
         b, ox, sc = s_sp[i], s_ox[i], scale[i]
         bad_scale |= (sc != _i8(1)) & (sc != _i8(2))
         scale1 = int(b <= _i8(3)) + int(b <= _i8(5)) + int(b <= _i8(7))
@@ -198,18 +197,11 @@ def _combine(
             max(rr, _i8(0)) + max(sp, _i8(0)) + max(ox, _i8(0)) + max(bp, _i8(0)) + max(hr, _i8(0))
             + max(cn, _i8(0)) + max(tp, _i8(0))
         )  # fmt: skip
-        total8[i] = t
+        total[i] = t
         complete[i] = (rr | sp | ox | bp | hr | cn | tp) >= _i8(0)
         any_three = max(max(rr, sp, bp), max(hr, cn, tp)) == _i8(3)  # air/oxygen scores at most 2
         risk[i] = 2 * int(t >= _i8(5)) + int(t >= _i8(7)) + int((t < _i8(5)) & any_three)
     return bad_scale
-
-
-@_kernel
-def _widen(total8: np.ndarray, total: np.ndarray) -> None:
-    """Copy the int8 totals into the int16 output."""
-    for i in range(total8.shape[0]):
-        total[i] = total8[i]
 
 
 def score(
@@ -247,7 +239,7 @@ def score(
             columns[name] = np.ascontiguousarray(column)
 
     sub = np.empty((n, len(PARAMETERS)), dtype=np.int8, order="F")  # contiguous stores per parameter
-    total = np.empty(n, dtype=np.int16)
+    total = np.empty(n, dtype=np.int8)
     risk = np.empty(n, dtype=np.int8)
     complete = np.empty(n, dtype=np.bool_)
     c = columns

@@ -196,7 +196,7 @@ def columns(n: int = 3, **overrides: np.ndarray) -> dict[str, np.ndarray]:
 def test_score_returns_arrays_of_the_documented_types() -> None:
     scores = score(**columns(4, rr=np.array([16.0, np.nan, 25.0, 22.0])))
     assert scores.sub_scores.dtype == np.int8 and scores.sub_scores.shape == (4, 7)
-    assert (scores.total.dtype, scores.risk.dtype, scores.complete.dtype) == (np.int16, np.int8, np.bool_)
+    assert (scores.total.dtype, scores.risk.dtype, scores.complete.dtype) == (np.int8, np.int8, np.bool_)
     assert scores.sub_scores[:, 0].tolist() == [0, MISSING, 3, 2]
     assert scores.total.tolist() == [0, 0, 3, 2]
     assert [RISK_LEVELS[r] for r in scores.risk] == ["low", "low", "low-medium", "low"]
