@@ -82,7 +82,8 @@ class ReadingColumns:
         if n:
             values[:, :-1] = np.array(list(map(_NUMERIC, readings)), dtype=np.float64)  # None is NaN, True 1.0
             codes = CONSCIOUSNESS_CODES
-            values[:, -1] = np.array([codes.get(r.consciousness) for r in readings], dtype=np.float64)
+            levels = [None if r.consciousness is None else codes[r.consciousness] for r in readings]
+            values[:, -1] = np.array(levels, dtype=np.float64)
         return cls(
             device_ids=list(device_index),
             device=np.repeat(np.array(device, dtype=np.int64), counts),

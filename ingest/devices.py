@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -46,6 +47,6 @@ class DeviceDirectory:
         self._loaded_at = self._clock()
 
 
-def _assignment(row: tuple[object, ...]) -> DeviceAssignment:
+def _assignment(row: tuple[Any, ...]) -> DeviceAssignment:
     device_id, admission_id, admitted_at, scale = row
-    return DeviceAssignment(device_id, admission_id, admitted_at, int(scale))  # type: ignore[arg-type]
+    return DeviceAssignment(device_id, admission_id, admitted_at, int(scale))

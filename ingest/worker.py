@@ -120,7 +120,7 @@ class IngestWorker:
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.metrics.received.inc()
-        message = Message(msg.mid, self.generation, msg.topic, msg.payload, self.now())
+        message = Message(msg.mid, self.generation, msg.topic, bytes(msg.payload), self.now())
         self._decode(message)
         if not self.batch.messages:
             self.batch.opened_at = time.monotonic()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vward import db, services
 from vward.config import Settings, broker_service_accounts
@@ -33,13 +34,13 @@ class EphemeralServices:
 
 
 @contextmanager
-def ephemeral_services(prefix: str = "vward-test-", **overrides: object) -> Iterator[EphemeralServices]:
+def ephemeral_services(prefix: str = "vward-test-", **overrides: Any) -> Iterator[EphemeralServices]:
     """Starts the three servers, applies the migrations, and removes everything on exit."""
     # Not under a private tmp: the postgres and mosquitto users must be able to reach it.
     base = Path(tempfile.mkdtemp(prefix=prefix))
     base.chmod(0o755)
     ports = services.ServicePorts(postgres=free_port(), redis=free_port(), mqtt=free_port())
-    settings = Settings(**{
+    values: dict[str, Any] = {
         "state_dir": base,
         "database_url": f"postgresql://vward:test-pw@127.0.0.1:{ports.postgres}/vward",
         "redis_url": f"redis://127.0.0.1:{ports.redis}/0",
@@ -48,7 +49,8 @@ def ephemeral_services(prefix: str = "vward-test-", **overrides: object) -> Iter
         "mqtt_loadgen_password": "test-loadgen-pw",
         "ingest_metrics_port": 0,
         **overrides,
-    })
+    }
+    settings = Settings(**values)
     try:
         services.start_postgres(base, ports.postgres, user="vward", password="test-pw", database="vward",
                                 use_timescaledb=settings.timescaledb == "auto")
