@@ -13,7 +13,7 @@ import psycopg
 
 from alerting import queries
 from alerting.errors import InvalidAction
-from alerting.lifecycle import Acknowledge, AddNote, Event, Resolve, Respond, Snooze, Unsnooze, transition
+from alerting.lifecycle import Acknowledge, AddNote, AdmissionEnded, Event, Resolve, Respond, Snooze, Unsnooze
 from alerting.model import Alert
 
 ACTIONS = ("acknowledge", "note", "respond", "resolve", "snooze", "unsnooze")
@@ -71,8 +71,18 @@ def apply_action(
         snooze_reason=snooze_reason,
     )
     alert = queries.lock_alert(conn, alert_id=alert_id)
-    new, effects = transition(alert, event, now)
-    if new != alert:
-        queries.update_alert(conn, alert=new)
-    queries.write_effects(conn, alert=new, effects=effects, now=now)
-    return new
+    return queries.apply_event(conn, alert=alert, event=event, now=now)[0]
+
+
+def close_on_discharge(
+    conn: psycopg.Connection, *, admission_id: int, actor_id: int, outcome: str, now: datetime
+) -> int | None:
+    """Closes the admission's open alert, if any, as part of its discharge; returns the alert's id.
+
+    Without this a discharged patient's alert would stay in the queue and keep escalating to coordinators.
+    """
+    alert = queries.lock_open_alerts(conn, admission_ids=[admission_id]).get(admission_id)
+    if alert is None:
+        return None
+    queries.apply_event(conn, alert=alert, event=AdmissionEnded(actor_id, outcome), now=now)
+    return alert.id

@@ -14,7 +14,7 @@ from datetime import datetime
 import psycopg
 
 from alerting import queries
-from alerting.lifecycle import Tick, raise_alert, transition
+from alerting.lifecycle import Tick, raise_alert
 from alerting.model import Targets
 from vward.config import Settings
 
@@ -38,11 +38,10 @@ def run_clocks(conn: psycopg.Connection, *, settings: Settings, now: datetime) -
     changed = 0
     with conn.transaction():
         for alert in queries.lock_due_alerts(conn, now=now, limit=BATCH):
-            new, effects = transition(alert, Tick(settings.escalation_reminder_interval), now)
-            if effects:
-                queries.update_alert(conn, alert=new)
-                queries.write_effects(conn, alert=new, effects=effects, now=now)
-                changed += 1
+            _, effects = queries.apply_event(
+                conn, alert=alert, event=Tick(settings.escalation_reminder_interval), now=now
+            )
+            changed += bool(effects)
     return changed
 
 

@@ -59,7 +59,25 @@ class RiskIncreased:
     response_due_at: datetime
 
 
-Event = Acknowledge | AddNote | Respond | Resolve | Snooze | Unsnooze | Tick | RiskIncreased
+@dataclass(frozen=True)
+class AdmissionEnded:
+    """The patient was discharged from the virtual ward: nobody is left to respond to."""
+
+    actor_id: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class ReadingsResumed:
+    """An observation set arrived for an admission whose missed-readings alert is open."""
+
+    observed_at: datetime
+
+
+Event = (
+    Acknowledge | AddNote | Respond | Resolve | Snooze | Unsnooze | Tick | RiskIncreased | AdmissionEnded
+    | ReadingsResumed
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ to the ward coordinators (``escalated``), then re-announces it every reminder in
 someone acknowledges (for the response target: until someone responds). ``escalated_at`` records the last
 escalation, so "this target was already escalated" is ``escalated_at >= due``: no extra column needed.
 
+Two events close an alert from any open status without a response: the patient's discharge
+(``AdmissionEnded``, by the coordinator who discharged), and readings arriving again for a missed-readings
+alert that no observation set has escalated (``ReadingsResumed``, by the system; the set that arrived is
+then judged on its own).
+
 A higher risk (from a new observation set) returns the alert to ``raised`` with new due times for the new
 band: a worse patient needs a fresh acknowledgement. Snoozing (after acknowledgement, by a named
 clinician, with a reason and an expiry) pauses reminders and escalation; a higher risk breaks through it.
@@ -20,8 +25,10 @@ from alerting.errors import InvalidAction, InvalidTransition
 from alerting.events import (
     Acknowledge,
     AddNote,
+    AdmissionEnded,
     Effect,
     Event,
+    ReadingsResumed,
     Record,
     Resolve,
     Respond,
@@ -37,8 +44,10 @@ __all__ = [
     "MAX_SNOOZE",
     "Acknowledge",
     "AddNote",
+    "AdmissionEnded",
     "Effect",
     "Event",
+    "ReadingsResumed",
     "Record",
     "Resolve",
     "Respond",
@@ -125,22 +134,23 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
                 response_kind=kind,
                 next_reminder_at=None,
             )
-            return _done(
-                new, now, Record("responded", alert.status, new.status, actor, detail={"kind": kind})
-            )
+            return _done(new, now, Record("responded", alert.status, new.status, actor, detail={"kind": kind}))
         case Resolve(actor):
             _require(alert, ("responded",), "resolve")
-            new = replace(
-                alert,
-                status="resolved",
-                resolved_at=now,
-                resolved_by=actor,
-                next_reminder_at=None,
-                snoozed_until=None,
-                snoozed_by=None,
-                snooze_reason=None,
+            return _done(_resolved(alert, actor, now), now, Record("resolved", alert.status, "resolved", actor))
+        case AdmissionEnded(actor, outcome):
+            detail = {"outcome": outcome}
+            record = Record("closed_on_discharge", alert.status, "resolved", actor, detail=detail)
+            return _done(_resolved(alert, actor, now), now, record)
+        case ReadingsResumed(observed_at):
+            if not ends_with_readings(alert):
+                raise InvalidTransition(f"alert {alert.id} is not an unescalated missed-readings alert")
+            detail = {"observed_at": observed_at.isoformat()}
+            return _done(
+                _resolved(alert, None, now),
+                now,
+                Record("readings_resumed", alert.status, "resolved", None, detail=detail),
             )
-            return _done(new, now, Record("resolved", alert.status, new.status, actor))
         case Snooze(actor, until, reason):
             return _snooze(alert, actor, until, reason, now)
         case Unsnooze(actor):
@@ -152,6 +162,27 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
         case RiskIncreased():
             return _risk_increased(alert, event, now)
     raise InvalidAction(f"unknown event {event!r}")
+
+
+def ends_with_readings(alert: Alert) -> bool:
+    """A missed-readings alert still at its own risk: readings arriving again answer it.
+
+    Once an observation set has escalated it (a higher risk), it is a clinical alert and a nurse closes it.
+    """
+    return alert.trigger == "missed_readings" and alert.risk == "low"
+
+
+def _resolved(alert: Alert, actor: int | None, now: datetime) -> Alert:
+    return replace(
+        alert,
+        status="resolved",
+        resolved_at=now,
+        resolved_by=actor,
+        next_reminder_at=None,
+        snoozed_until=None,
+        snoozed_by=None,
+        snooze_reason=None,
+    )
 
 
 def _require(alert: Alert, allowed: tuple[str, ...], verb: str) -> None:
@@ -178,9 +209,7 @@ def _snooze(
     if until is None or until <= now or until > now + MAX_SNOOZE:
         raise InvalidAction(f"a snooze needs an expiry in the future, at most {MAX_SNOOZE} ahead")
     _require(alert, ("acknowledged", "responded"), "snooze")
-    new = replace(
-        alert, snoozed_until=until, snoozed_by=actor, snooze_reason=reason.strip(), next_reminder_at=None
-    )
+    new = replace(alert, snoozed_until=until, snoozed_by=actor, snooze_reason=reason.strip(), next_reminder_at=None)
     return _done(
         new,
         now,
@@ -201,11 +230,7 @@ def _tick(alert: Alert, interval: timedelta, now: datetime) -> tuple[Alert, list
         if now < alert.snoozed_until:
             return alert, []
         alert = _unsnoozed(alert)
-        if (
-            alert.status == "acknowledged"
-            and alert.response_due_at is not None
-            and now >= alert.response_due_at
-        ):
+        if alert.status == "acknowledged" and alert.response_due_at is not None and now >= alert.response_due_at:
             alert = replace(alert, next_reminder_at=now)  # an overdue response is re-announced at once
         effects.append(Record("snooze_expired", alert.status, alert.status, None, notify=("nurses",)))
     target = _missed_target(alert, now)
@@ -277,6 +302,4 @@ def _risk_increased(alert: Alert, event: RiskIncreased, now: datetime) -> tuple[
         next_reminder_at=None,
     )
     detail = {"from_risk": alert.risk, "news2_total": event.news2_total, "complete": event.news2_complete}
-    return _done(
-        new, now, Record("risk_increased", alert.status, "raised", None, detail=detail, notify=("nurses",))
-    )
+    return _done(new, now, Record("risk_increased", alert.status, "raised", None, detail=detail, notify=("nurses",)))

@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from alerting.errors import AlertNotFound
-from alerting.lifecycle import Effect, Record, SaveNote
+from alerting.lifecycle import Effect, Event, Record, SaveNote, transition
 from alerting.model import ALERT_COLUMNS, Alert
 from vward import db
 
@@ -94,14 +94,21 @@ def update_alert(conn: psycopg.Connection, *, alert: Alert) -> None:
     conn.execute(query, _params(asdict(alert)))
 
 
+def apply_event(conn: psycopg.Connection, *, alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[Effect]]:
+    """``transition`` the locked ``alert`` and write the outcome in the caller's transaction."""
+    new, effects = transition(alert, event, now)
+    if new != alert:
+        update_alert(conn, alert=new)
+    write_effects(conn, alert=new, effects=effects, now=now)
+    return new, effects
+
+
 def _params(values: dict[str, Any]) -> dict[str, Any]:
     scores = values.get("sub_scores")
     return {**values, "sub_scores": list(scores) if scores is not None else None}
 
 
-def write_effects(
-    conn: psycopg.Connection, *, alert: Alert, effects: Sequence[Effect], now: datetime
-) -> None:
+def write_effects(conn: psycopg.Connection, *, alert: Alert, effects: Sequence[Effect], now: datetime) -> None:
     """Writes each effect: events (the outbox, published = false) with an audit row each, and notes."""
     for effect in effects:
         if isinstance(effect, Record):

@@ -3,7 +3,8 @@
 Ingest calls :func:`record_scores` after it stored a batch of readings and before it commits, so an alert
 exists if and only if the readings that raised it were stored. Open alerts are locked ``FOR UPDATE`` so
 concurrent ingest processes serialise per admission; a lost insert race (the unique open-alert index)
-falls back to escalating the winner's alert.
+falls back to escalating the winner's alert. An open missed-readings alert that no set has escalated is
+closed first (readings have resumed), and the new set is then judged as if no alert were open.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 import psycopg
 
 from alerting import queries
-from alerting.lifecycle import RiskIncreased, raise_alert, transition
+from alerting.lifecycle import ReadingsResumed, RiskIncreased, ends_with_readings, raise_alert
 from alerting.model import Alert, Targets
 from alerting.rules import (
     TREND_MIN_BASELINE_SETS,
@@ -31,20 +32,25 @@ from vward.config import Settings
 __all__ = ["LatestSet", "record_scores"]
 
 
-def record_scores(
-    conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings, now: datetime
-) -> None:
+def record_scores(conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings, now: datetime) -> None:
     """Applies the raising rules for these admissions inside the caller's transaction (no commit)."""
     latest = _newest_per_admission(sets)
     if not latest:
         return
     targets = Targets.from_settings(settings)
     open_alerts = queries.lock_open_alerts(conn, admission_ids=sorted(latest))
+    for admission_id, alert in list(open_alerts.items()):
+        if ends_with_readings(alert):
+            queries.apply_event(conn, alert=alert, event=ReadingsResumed(latest[admission_id].observed_at), now=now)
+            del open_alerts[admission_id]
     wanted = [
         s
         for s in latest.values()
-        if needs_baseline(s, open_alerts[s.admission_id].risk if s.admission_id in open_alerts else None,
-                          settings.trend_rise_threshold)
+        if needs_baseline(
+            s,
+            open_alerts[s.admission_id].risk if s.admission_id in open_alerts else None,
+            settings.trend_rise_threshold,
+        )
     ]
     baselines = _baselines(conn, wanted, settings=settings)
     for admission_id in sorted(latest):
@@ -72,9 +78,7 @@ def record_scores(
                 continue
             # Another process raised one since we looked: treat this set against its alert instead.
             current = queries.lock_open_alerts(conn, admission_ids=[admission_id])[admission_id]
-            decision = decide(
-                s, open_risk=current.risk, baseline=None, rise_threshold=settings.trend_rise_threshold
-            )
+            decision = decide(s, open_risk=current.risk, baseline=None, rise_threshold=settings.trend_rise_threshold)
         if isinstance(decision, Escalate) and current is not None:
             _escalate(conn, current, s, decision.risk, targets=targets, now=now)
 
@@ -100,14 +104,10 @@ def _escalate(
         acknowledge_due_at=ack_due,
         response_due_at=response_due,
     )
-    new, effects = transition(alert, event, now)
-    queries.update_alert(conn, alert=new)
-    queries.write_effects(conn, alert=new, effects=effects, now=now)
+    queries.apply_event(conn, alert=alert, event=event, now=now)
 
 
-def _baselines(
-    conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings
-) -> dict[int, Baseline]:
+def _baselines(conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings) -> dict[int, Baseline]:
     """Usual and recent median complete NEWS2 totals per admission (see ``rules``); this batch's readings
     are already stored in the transaction, so they count as recent."""
     if not sets:

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from alerting.actions import close_on_discharge
 from clinician_ui.errors import Conflict, NotFound
 from clinician_ui.queries import audit
 
@@ -187,7 +188,8 @@ def discharge(
     ward_ids: list[int],
     now: datetime,
 ) -> dict[str, Any]:
-    """Discharges and unassigns the admission's devices (they go back to the pool for the next patient)."""
+    """Discharges, unassigns the admission's devices (back to the pool for the next patient) and closes
+    its open alert, all in one transaction."""
     with conn.transaction():
         patient_id, _ = _lock_active(conn, admission_id, ward_ids)
         conn.execute(
@@ -201,15 +203,16 @@ def discharge(
                 "UPDATE devices SET admission_id = NULL WHERE admission_id = %s RETURNING id", (admission_id,)
             )
         ]
+        closed = close_on_discharge(conn, admission_id=admission_id, actor_id=actor_id, outcome=outcome, now=now)
         audit.record(
             conn,
             actor_id=actor_id,
             action="admission.discharge",
             entity="admission",
             entity_id=admission_id,
-            detail={"patient_id": patient_id, "outcome": outcome, "devices_unassigned": freed},
+            detail={"patient_id": patient_id, "outcome": outcome, "devices_unassigned": freed, "alert_closed": closed},
         )
-    return {"admission_id": admission_id, "outcome": outcome, "devices_unassigned": freed}
+    return {"admission_id": admission_id, "outcome": outcome, "devices_unassigned": freed, "alert_closed": closed}
 
 
 def set_capacity(conn: psycopg.Connection, *, ward_id: int, beds: int, actor_id: int, ward_ids: list[int]) -> None:

@@ -45,9 +45,7 @@ def test_tick_escalates_and_reminds_with_a_shrunken_clock(
         }
     )
     adm = admit(clean_db, admitted_at=NOW - timedelta(minutes=5))
-    clean_db.execute(
-        "INSERT INTO observation_state (admission_id, last_reading_at) VALUES (%s, %s)", (adm, NOW)
-    )
+    clean_db.execute("INSERT INTO observation_state (admission_id, last_reading_at) VALUES (%s, %s)", (adm, NOW))
     record_scores(clean_db, [scored(adm, 8, "high", NOW)], settings=fast, now=NOW)
     hub = Hub(fast, conn=hub_conn, redis_client=redis_client, vapid=None)
     results = [hub.tick(NOW + s * SEC)["changed"] for s in range(1, 9)]
@@ -75,18 +73,46 @@ def test_missed_readings_raise_once_per_silence(
     )
     hub = Hub(settings, conn=hub_conn, redis_client=redis_client, vapid=None)
     assert hub.tick(NOW)["missed_readings"] == 2
-    rows = clean_db.execute(
-        "SELECT admission_id, trigger, risk, news2_total FROM alerts ORDER BY admission_id"
-    )
+    rows = clean_db.execute("SELECT admission_id, trigger, risk, news2_total FROM alerts ORDER BY admission_id")
     assert rows.fetchall() == [
         (silent, "missed_readings", "low", None),
         (stale, "missed_readings", "low", None),
     ]
-    clean_db.execute(
-        "UPDATE alerts SET status = 'resolved', resolved_at = %s WHERE admission_id = %s", (NOW, silent)
-    )
+    clean_db.execute("UPDATE alerts SET status = 'resolved', resolved_at = %s WHERE admission_id = %s", (NOW, silent))
     assert hub.tick(NOW + SEC)["missed_readings"] == 0  # resolved, but still the same silence
     assert new not in [r[0] for r in clean_db.execute("SELECT admission_id FROM alerts").fetchall()]
+
+
+def test_readings_resuming_close_missed_readings_alerts_then_the_set_is_judged_on_its_own(
+    clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis, hub_conn: psycopg.Connection
+) -> None:
+    quiet, worse, nursed = (admit(clean_db, admitted_at=NOW - timedelta(hours=7)) for _ in range(3))
+    hub = Hub(settings, conn=hub_conn, redis_client=redis_client, vapid=None)
+    assert hub.tick(NOW)["missed_readings"] == 3
+    clean_db.execute(
+        "UPDATE alerts SET status = 'acknowledged', acknowledged_at = %s WHERE admission_id = %s", (NOW, nursed)
+    )
+    later = NOW + SEC
+    sets = [scored(quiet, 1, "low", later), scored(worse, 5, "medium", later), scored(nursed, 0, "low", later)]
+    record_scores(clean_db, sets, settings=settings, now=later)
+
+    rows = clean_db.execute(
+        "SELECT admission_id, trigger, risk, status, resolved_by FROM alerts ORDER BY admission_id, id"
+    ).fetchall()
+    assert rows == [
+        (quiet, "missed_readings", "low", "resolved", None),
+        (worse, "missed_readings", "low", "resolved", None),
+        (worse, "news2", "medium", "raised", None),  # the set that broke the silence raises on its own
+        (nursed, "missed_readings", "low", "resolved", None),
+    ]
+    resumed = clean_db.execute(
+        "SELECT a.admission_id, e.actor_id, e.from_status, e.detail->>'observed_at' FROM alert_events e"
+        " JOIN alerts a ON a.id = e.alert_id WHERE e.event = 'readings_resumed' ORDER BY a.admission_id"
+    ).fetchall()
+    assert resumed == [(a, None, status, later.isoformat()) for a, status in
+                       ((quiet, "raised"), (worse, "raised"), (nursed, "acknowledged"))]  # fmt: skip
+    audited = clean_db.execute("SELECT count(*) FROM audit_log WHERE action = 'alert.readings_resumed'")
+    assert audited.fetchone() == (3,)
 
 
 def test_redis_outage_during_raising_then_the_sweep_publishes_everything(
@@ -110,18 +136,14 @@ def test_redis_outage_during_raising_then_the_sweep_publishes_everything(
         assert hub.tick(NOW + SEC)["published"] == 0  # the hub keeps running its clocks
         with pytest.raises(redis.ConnectionError):
             hub.consume(None)
-        record_scores(
-            clean_db, [scored(a, 7, "high", NOW + SEC) for a in adms], settings=settings, now=NOW + SEC
-        )
+        record_scores(clean_db, [scored(a, 7, "high", NOW + SEC) for a in adms], settings=settings, now=NOW + SEC)
     finally:
         services.start_redis(test_services.base, test_services.ports.redis)
     try:
         assert any("Redis unavailable" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
         assert hub.tick(NOW + 2 * SEC)["published"] == 6
         assert hub.consume(None) == 6  # Redis came back empty: the group is re-created from the start
-        all_events = [
-            str(r[0]) for r in clean_db.execute("SELECT id FROM alert_events ORDER BY id").fetchall()
-        ]
+        all_events = [str(r[0]) for r in clean_db.execute("SELECT id FROM alert_events ORDER BY id").fetchall()]
         assert [e for e, _ in stream_events(client, settings)] == all_events
         assert clean_db.execute("SELECT count(*) FROM alert_events WHERE NOT published").fetchone() == (0,)
         pending = client.xpending(settings.alert_stream, settings.hub_consumer_group)
@@ -135,9 +157,7 @@ def test_run_stops_cleanly_when_told(
 ) -> None:
     quick = settings.model_copy(update={"hub_tick_s": 0.05})
     adm = admit(clean_db, admitted_at=datetime.now(UTC) - timedelta(minutes=5))
-    record_scores(
-        clean_db, [scored(adm, 5, "medium", datetime.now(UTC))], settings=quick, now=datetime.now(UTC)
-    )
+    record_scores(clean_db, [scored(adm, 5, "medium", datetime.now(UTC))], settings=quick, now=datetime.now(UTC))
     hub = Hub(quick, conn=hub_conn, redis_client=redis_client, vapid=None)
     stop = threading.Event()
     worker = threading.Thread(target=hub.run, args=(stop,))

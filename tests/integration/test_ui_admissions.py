@@ -1,13 +1,18 @@
-"""Admissions against capacity, readmission flag, discharge freeing devices, audit, and bad input as 4xx."""
+"""Admissions against capacity, readmission flag, discharge freeing devices and closing alerts, audit, and bad
+input as 4xx."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from alerting.clocks import run_clocks
+from alerting.raising import record_scores
+from tests.integration.alert_helpers import events, scored
 from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in, ward_id
 from vward.config import Settings
 
@@ -63,6 +68,25 @@ def test_discharge_unassigns_devices(clean_db: psycopg.Connection, settings: Set
     r = coordinator.post(f"/api/admissions/{adm['admission_id']}/discharge", json={"outcome": "other"})
     assert r.json()["devices_unassigned"] == ["ox-test-1"]
     assert clean_db.execute("SELECT admission_id FROM devices").fetchone()[0] is None
+
+
+def test_discharge_closes_the_open_alert_so_it_stops_escalating(
+    clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient
+) -> None:
+    adm = coordinator.post("/api/admissions", json=admit_body(clean_db, 6)).json()["admission_id"]
+    now = datetime.now(UTC)
+    record_scores(clean_db, [scored(adm, 8, "high", now)], settings=settings, now=now)
+    alert_id = clean_db.execute("SELECT id FROM alerts WHERE admission_id = %s", (adm,)).fetchone()[0]
+
+    r = coordinator.post(f"/api/admissions/{adm}/discharge", json={"outcome": "conveyed_to_hospital"})
+    assert r.status_code == 200 and r.json()["alert_closed"] == alert_id
+    coordinator_id = clean_db.execute("SELECT discharged_by FROM admissions WHERE id = %s", (adm,)).fetchone()[0]
+    assert clean_db.execute("SELECT status, resolved_by FROM alerts").fetchone() == ("resolved", coordinator_id)
+    assert events(clean_db, alert_id) == ["raised", "closed_on_discharge"]
+    detail = clean_db.execute("SELECT detail FROM audit_log WHERE action = 'admission.discharge'").fetchone()[0]
+    assert detail["alert_closed"] == alert_id
+    with psycopg.connect(settings.database_url, autocommit=True) as hub_conn:  # its targets long past
+        assert run_clocks(hub_conn, settings=settings, now=now + timedelta(hours=5)) == 0
 
 
 def test_scale_2_records_who_and_why_and_actions_are_audited(

@@ -11,6 +11,8 @@ from alerting.errors import AlertingError, InvalidAction, InvalidTransition
 from alerting.lifecycle import (
     Acknowledge,
     AddNote,
+    AdmissionEnded,
+    ReadingsResumed,
     Record,
     Resolve,
     Respond,
@@ -221,3 +223,54 @@ def test_higher_risk_breaks_through_snooze_and_needs_a_fresh_acknowledgement() -
     assert a.acknowledge_due_at == T0 + 15 * MIN and events(fx) == ["risk_increased"]
     with pytest.raises(InvalidTransition):
         transition(a, replace(up, risk="medium"), T0 + 11 * MIN)
+
+
+def _in_status(status: str, trigger: str = "news2", risk: str = "medium") -> Alert:
+    alert = new(risk, trigger)
+    if status in ("acknowledged", "responded"):
+        alert, _ = transition(alert, Acknowledge(NURSE), T0 + MIN)
+    if status == "responded":
+        alert, _ = transition(alert, Respond(NURSE, "phone"), T0 + 2 * MIN)
+    return alert
+
+
+@pytest.mark.parametrize("status", ["raised", "acknowledged", "responded"])
+def test_discharge_closes_an_open_alert_from_any_status(status: str) -> None:
+    alert = _in_status(status)
+    if status != "raised":  # a snooze must not survive the alert
+        alert, _ = transition(alert, Snooze(NURSE, T0 + 60 * MIN, "family visiting"), T0 + 3 * MIN)
+    closed, fx = transition(alert, AdmissionEnded(COORD, "conveyed_to_hospital"), T0 + 4 * MIN)
+    assert (closed.status, closed.resolved_by, closed.resolved_at) == ("resolved", COORD, T0 + 4 * MIN)
+    assert (closed.snoozed_until, closed.next_reminder_at) == (None, None)
+    [record] = fx
+    assert (record.event, record.from_status, record.to_status, record.actor_id) == (
+        "closed_on_discharge",
+        status,
+        "resolved",
+        COORD,
+    )
+    assert record.detail == {"outcome": "conveyed_to_hospital"} and record.notify == ()
+    with pytest.raises(InvalidTransition):  # no more reminders or escalations
+        transition(closed, TICK, T0 + 600 * MIN)
+
+
+def test_a_closed_alert_cannot_be_discharged_again() -> None:
+    closed, _ = transition(new(), AdmissionEnded(COORD, "died"), T0 + MIN)
+    with pytest.raises(InvalidTransition):
+        transition(closed, AdmissionEnded(COORD, "died"), T0 + 2 * MIN)
+
+
+@pytest.mark.parametrize("status", ["raised", "acknowledged"])
+def test_readings_resuming_close_a_missed_readings_alert_by_the_system(status: str) -> None:
+    alert = _in_status(status, trigger="missed_readings", risk="low")
+    closed, fx = transition(alert, ReadingsResumed(T0 + 9 * MIN), T0 + 10 * MIN)
+    assert (closed.status, closed.resolved_by, closed.resolved_at) == ("resolved", None, T0 + 10 * MIN)
+    assert events(fx) == ["readings_resumed"] and fx[0].actor_id is None
+    assert fx[0].detail == {"observed_at": (T0 + 9 * MIN).isoformat()}
+
+
+@pytest.mark.parametrize(("trigger", "risk"), [("news2", "medium"), ("trend", "low"), ("missed_readings", "high")])
+def test_readings_resuming_leave_clinical_alerts_open(trigger: str, risk: str) -> None:
+    """Only an unescalated missed-readings alert is answered by data; a set that escalated it made it clinical."""
+    with pytest.raises(InvalidTransition):
+        transition(new(risk, trigger), ReadingsResumed(T0 + MIN), T0 + MIN)
