@@ -80,10 +80,25 @@ def occupancy_series(
     return [sum(1 for adm, dis in intervals if adm <= at and (dis is None or dis > at)) for _day, at in census]
 
 
+CapacityChange = tuple[int, datetime | None, int]  # ward_id, from when (None: since always), beds
+
+
+def capacity_series(changes: Sequence[CapacityChange], census: Sequence[tuple[date, datetime]]) -> list[int]:
+    """Beds across all wards at each census moment: per ward, its last change at or before that moment
+    (a ward with none yet has no beds)."""
+    ordered = sorted(changes, key=lambda c: (c[1] is not None, c[1] or datetime.min.replace(tzinfo=UTC)))
+    out = []
+    for _day, at in census:
+        beds = {ward_id: n for ward_id, since, n in ordered if since is None or since <= at}
+        out.append(sum(beds.values()))
+    return out
+
+
 def utilisation_series(
     intervals: Sequence[tuple[datetime, datetime | None]],
     census: Sequence[tuple[date, datetime]],
-    capacity: int,
+    changes: Sequence[CapacityChange],
 ) -> list[float]:
-    """Daily utilisation against today's capacity (capacity history is not kept)."""
-    return [utilisation(n, capacity) for n in occupancy_series(intervals, census)]
+    """Daily utilisation against the capacity of that day (see ``capacity_series``)."""
+    occupied, beds = occupancy_series(intervals, census), capacity_series(changes, census)
+    return [utilisation(n, c) for n, c in zip(occupied, beds, strict=True)]

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
-from clinician_ui.capacity import WardLoad
+from clinician_ui.capacity import CapacityChange, WardLoad
 
 
 def ward_loads(conn: psycopg.Connection) -> list[WardLoad]:
@@ -33,6 +33,16 @@ def intervals_by_ward(
     ):
         out[ward_id].append((adm, dis))
     return out
+
+
+def capacity_changes(conn: psycopg.Connection) -> list[CapacityChange]:
+    """Every ward's capacity changes as (ward_id, changed_at, beds); None (stored as -infinity, which
+    Python's datetime cannot hold) is a ward's first capacity, holding since always."""
+    rows = conn.execute(
+        "SELECT ward_id, nullif(changed_at, '-infinity'), beds FROM ward_capacity_changes"
+        " ORDER BY changed_at, ward_id"
+    ).fetchall()
+    return [(ward_id, changed_at, beds) for ward_id, changed_at, beds in rows]
 
 
 def todays_flow(conn: psycopg.Connection, *, day_start: datetime) -> dict[str, Any]:

@@ -31,7 +31,9 @@ def board(conn: Any, now: datetime) -> dict[str, Any]:
     all_intervals = [iv for ivs in intervals.values() for iv in ivs]
     history = [
         {"day": d.isoformat(), "utilisation": round(u, 4)}
-        for (d, _), u in zip(census, cap.utilisation_series(all_intervals, census, total.capacity), strict=True)
+        for (d, _), u in zip(
+            census, cap.utilisation_series(all_intervals, census, q.capacity_changes(conn)), strict=True
+        )
     ]
     day_start = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
 

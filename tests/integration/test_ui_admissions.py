@@ -70,6 +70,27 @@ def test_discharge_unassigns_devices(clean_db: psycopg.Connection, settings: Set
     assert clean_db.execute("SELECT admission_id FROM devices").fetchone()[0] is None
 
 
+def test_utilisation_history_uses_the_capacity_of_each_day(
+    clean_db: psycopg.Connection, coordinator: TestClient
+) -> None:
+    frailty = ward_id(clean_db, "frailty")
+    adm = coordinator.post("/api/admissions", json=admit_body(clean_db, 7, "frailty")).json()["admission_id"]
+    clean_db.execute("UPDATE admissions SET admitted_at = now() - interval '3 days' WHERE id = %s", (adm,))
+    before = coordinator.get("/api/capacity").json()
+    beds = before["total"]["capacity"]
+    assert coordinator.post(f"/api/wards/{frailty}/capacity", json={"beds": 0}).status_code == 200
+    after = coordinator.get("/api/capacity").json()
+    assert after["total"]["capacity"] == beds - 34  # the frailty ward's seeded 34 beds
+    yesterday, today = after["history_90d"][-2:]
+    assert yesterday["utilisation"] == round(1 / beds, 4)  # still against yesterday's beds
+    assert today["utilisation"] == round(1 / (beds - 34), 4)
+    assert after["history_90d"][:-1] == before["history_90d"][:-1]
+    changes = clean_db.execute(
+        "SELECT beds FROM ward_capacity_changes WHERE ward_id = %s ORDER BY changed_at", (frailty,)
+    )
+    assert [r[0] for r in changes] == [34, 0]
+
+
 def test_discharge_closes_the_open_alert_so_it_stops_escalating(
     clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient
 ) -> None:

@@ -51,4 +51,19 @@ def test_occupancy_series_counts_beds_held_at_each_census() -> None:
         (datetime(2026, 11, 21, 10, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)),  # left at the census
     ]
     assert cap.occupancy_series(intervals, census) == [2, 1, 2]
-    assert cap.utilisation_series(intervals, census, 4) == [0.5, 0.25, 0.5]
+    assert cap.utilisation_series(intervals, census, [(1, None, 4)]) == [0.5, 0.25, 0.5]
+
+
+def test_capacity_series_uses_the_beds_each_ward_had_at_each_census() -> None:
+    census = cap.census_times(3, NOW)  # censuses: 22nd 00:00, 23rd 00:00, now (23rd 15:00)
+    changes = [
+        (2, None, 10),  # ward 2's first capacity holds since always
+        (1, datetime(2026, 11, 21, 12, tzinfo=UTC), 4),  # ward 1 opened on the 21st
+        (2, datetime(2026, 11, 23, 10, tzinfo=UTC), 6),  # cut this morning
+        (1, datetime(2026, 11, 22, tzinfo=UTC), 8),  # grown exactly at the 22nd's census: counts for it
+        (1, NOW + timedelta(seconds=1), 99),  # after the last census: never counted
+    ]
+    assert cap.capacity_series(changes, census) == [18, 18, 14]
+    assert cap.capacity_series([], census) == [0, 0, 0]
+    intervals = [(NOW - timedelta(days=5), None)] * 7
+    assert cap.utilisation_series(intervals, census, changes) == [7 / 18, 7 / 18, 0.5]
