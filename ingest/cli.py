@@ -28,7 +28,7 @@ def ingest_command(index: int, leave: bool) -> None:
     client_id = f"{settings.mqtt_client_id.rsplit('-', 1)[0]}-{index}"
     metrics = metrics_mod.IngestMetrics()
     if settings.ingest_metrics_port:
-        metrics_mod.serve(metrics, "127.0.0.1", settings.ingest_metrics_port + index)
+        metrics_mod.serve(metrics, settings.ingest_metrics_host, settings.ingest_metrics_port + index)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     ingest_future_tolerance: timedelta = timedelta(minutes=2)
     ingest_device_cache_ttl_s: float = 15.0
     ingest_metrics_port: int = 9101
+    ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 (in a container) lets an outside Prometheus scrape it
     readings_retention_days: int = 400
     readings_compress_after_days: int = 7
     partitions_ahead_days: int = 3
