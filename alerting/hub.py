@@ -4,14 +4,22 @@ Several hubs can run: they share the stream through the consumer group ``setting
 and claim due alerts with SKIP LOCKED. PostgreSQL is the truth: when Redis is down the hub logs a warning
 and keeps running its clocks (escalations are still stored); when Redis comes back (empty: it keeps
 nothing on disk) the group is re-created from the stream's start and the outbox sweep republishes every
-unpublished event, so nothing is missed. A push is sent at most once per event id (a short-lived Redis
-key), and not at all once the alert is resolved.
+unpublished event, so nothing is missed.
+
+Pushes are at least once, per subscription: a stream entry is acknowledged only when every push it asks
+for was delivered or refused for good (the subscription is gone, or the service rejects the request).
+A network failure, a 429 or a 5xx leaves it pending, and every ``hub_push_retry_s`` any hub claims the
+entries pending that long (``XAUTOCLAIM``, which also recovers a dead hub's entries) and tries the
+subscriptions still owed, up to ``PUSH_MAX_DELIVERIES`` times. A short-lived Redis key per event and
+subscription, set after delivery, stops a retry from pushing twice. Nothing is pushed once the alert is
+resolved. Reminders are the clinical safety net beyond that: an unacknowledged alert is announced again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +39,7 @@ from vward.config import Settings
 log = logging.getLogger(__name__)
 
 PUSHED_KEY_TTL_S = 24 * 3600
+PUSH_MAX_DELIVERIES = 5
 READ_COUNT = 100
 _ROLES = {"nurses": "nurse", "coordinators": "coordinator"}
 
@@ -67,6 +76,7 @@ class Hub:
         self.vapid = vapid
         self.sender = sender
         self._group_ready = False
+        self._next_retry = 0.0  # time.monotonic() of the next claim of stale pending entries
 
     def tick(self, now: datetime) -> dict[str, int]:
         """Clocks and missed readings (PostgreSQL only), then the outbox sweep (skipped if Redis is down)."""
@@ -101,10 +111,36 @@ class Hub:
         handled = 0
         for _stream, entries in batches or []:
             for entry_id, raw in entries:
-                self.handle({k.decode(): v.decode() for k, v in raw.items()})
-                self.redis.xack(self.settings.alert_stream, self.settings.hub_consumer_group, entry_id)
+                self._settle(entry_id, raw)
                 handled += 1
-        return handled
+        return handled + self._retry_pending()
+
+    def _settle(self, entry_id: bytes, raw: Mapping[bytes, bytes]) -> None:
+        """Push what the entry asks for; acknowledge it unless a push failed in a way worth retrying."""
+        if self.handle({k.decode(): v.decode() for k, v in raw.items()}):
+            return
+        self.redis.xack(self.settings.alert_stream, self.settings.hub_consumer_group, entry_id)
+
+    def _retry_pending(self) -> int:
+        """Claims entries pending for ``hub_push_retry_s`` (this hub's failures or a dead hub's) and settles
+        them again; one past ``PUSH_MAX_DELIVERIES`` is acknowledged with a warning. Returns how many."""
+        if time.monotonic() < self._next_retry:
+            return 0
+        self._next_retry = time.monotonic() + self.settings.hub_push_retry_s
+        stream, group = self.settings.alert_stream, self.settings.hub_consumer_group
+        entries = self.redis.xautoclaim(
+            stream, group, self.settings.hub_consumer_name,
+            min_idle_time=int(self.settings.hub_push_retry_s * 1000), start_id="0-0", count=READ_COUNT,
+        )[1]  # fmt: skip
+        for entry_id, raw in entries:
+            [pending] = self.redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
+            if int(pending["times_delivered"]) > PUSH_MAX_DELIVERIES:
+                log.warning("giving up pushing stream entry %s after %s deliveries", entry_id.decode(),
+                            PUSH_MAX_DELIVERIES)  # fmt: skip
+                self.redis.xack(stream, group, entry_id)
+            else:
+                self._settle(entry_id, raw)
+        return len(entries)
 
     def _read(self, block_ms: int | None) -> Any:
         return self.redis.xreadgroup(
@@ -115,40 +151,48 @@ class Hub:
             block=block_ms,
         )
 
-    def handle(self, fields: Mapping[str, str]) -> int:
-        """Sends the push an event asks for (``notify``) to on-duty clinicians; returns pushes delivered."""
+    def handle(self, fields: Mapping[str, str]) -> bool:
+        """Sends the push an event asks for (``notify``) to the on-duty clinicians not yet reached; returns
+        True if a push failed in a way worth retrying."""
         audiences = [a for a in fields.get("notify", "").split(",") if a in _ROLES]
         if not audiences or self.vapid is None:
-            return 0
+            return False
         with self.conn.cursor(row_factory=dict_row) as cur:
             alert = cur.execute(_ALERT, (int(fields["alert_id"]),)).fetchone()
             if alert is None or alert["status"] == "resolved":
-                return 0
+                return False
             subs = cur.execute(_RECIPIENTS, (alert["ward_id"], [_ROLES[a] for a in audiences])).fetchall()
-        if not subs or not self.redis.set(
-            f"{self.settings.alert_stream}:pushed:{fields['event_id']}", 1, nx=True, ex=PUSHED_KEY_TTL_S
-        ):
-            return 0
         payload = build_push_payload({**alert, "event": fields["event"]})
-        return sum(self._send(sub, payload) for sub in subs)
+        retry = False
+        for sub in subs:
+            pushed = f"{self.settings.alert_stream}:pushed:{fields['event_id']}:{sub['id']}"
+            if self.redis.exists(pushed):
+                continue
+            result = self._send(sub, payload)
+            if result == "delivered":
+                self.redis.set(pushed, 1, ex=PUSHED_KEY_TTL_S)
+            retry |= result == "retry"
+        return retry
 
-    def _send(self, sub: Mapping[str, Any], payload: Mapping[str, Any]) -> int:
+    def _send(self, sub: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+        """'delivered', 'retry' (network failure, 429, 5xx) or 'refused' (gone, or another 4xx)."""
         assert self.vapid is not None
         try:
-            status = self.sender(
-                sub, payload, vapid_private_key=self.vapid, vapid_subject=self.settings.vapid_subject
-            )
+            status = self.sender(sub, payload, vapid_private_key=self.vapid, vapid_subject=self.settings.vapid_subject)
         except (WebPushException, requests.RequestException) as exc:
-            log.warning("web push to subscription %s failed: %s", sub["id"], type(exc).__name__)
-            return 0
+            log.warning("web push to subscription %s failed: %s; will retry", sub["id"], type(exc).__name__)
+            return "retry"
         if status in (404, 410):
             self.conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (sub["id"],))
             log.info("web push subscription %s is gone (%s); deleted", sub["id"], status)
-            return 0
+            return "refused"
+        if status == 429 or status >= 500:
+            log.warning("web push to subscription %s: HTTP %s; will retry", sub["id"], status)
+            return "retry"
         if status >= 300:
-            log.warning("web push to subscription %s: HTTP %s", sub["id"], status)
-            return 0
-        return 1
+            log.warning("web push to subscription %s refused: HTTP %s", sub["id"], status)
+            return "refused"
+        return "delivered"
 
     def run(self, stop: threading.Event, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """Ticks every ``hub_tick_s`` and consumes in between until ``stop`` is set (SIGTERM)."""

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     hub_tick_s: float = 5.0
     hub_consumer_group: str = "hub"
     hub_consumer_name: str = "hub-0"
+    hub_push_retry_s: float = 30.0  # a stream entry whose push failed (or whose hub died) is retried after this
     vapid_private_key_path: Path | None = None
     vapid_subject: str = "mailto:hub@vward.invalid"
 

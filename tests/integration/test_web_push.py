@@ -19,7 +19,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alerting.hub import Hub
+from alerting.hub import PUSH_MAX_DELIVERIES, Hub
 from alerting.push import ensure_vapid_key, load_vapid_key, vapid_public_key
 from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, clinician, scored
@@ -34,7 +34,8 @@ def b64(data: bytes) -> str:
 
 
 class PushService:
-    """A push service on 127.0.0.1: records each request; paths under /gone/ answer 410."""
+    """A push service on 127.0.0.1: records each request; paths under /gone/ answer 410, and under
+    /flaky/N/ 503 to the first N requests."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
@@ -44,7 +45,7 @@ class PushService:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(410 if self.path.startswith("/gone/") else 201)
+                self.send_response(outer.status(self.path))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -54,6 +55,17 @@ class PushService:
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever)
+
+    def status(self, path: str) -> int:
+        if path.startswith("/gone/"):
+            return 410
+        if path.startswith("/flaky/"):
+            failures = int(path.split("/")[2])
+            return 503 if self.count(path) <= failures else 201
+        return 201
+
+    def count(self, path: str) -> int:
+        return sum(1 for p, _, _ in self.received if p == path)
 
 
 @pytest.fixture
@@ -66,14 +78,10 @@ def push_service() -> Iterator[PushService]:
     service.thread.join()
 
 
-def subscribe(
-    conn: psycopg.Connection, user_id: int, endpoint: str
-) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+def subscribe(conn: psycopg.Connection, user_id: int, endpoint: str) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     auth = os.urandom(16)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
+    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     conn.execute(
         "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) VALUES (%s, %s, %s, %s)",
         (user_id, endpoint, b64(public), b64(auth)),
@@ -118,3 +126,75 @@ def test_alert_is_pushed_encrypted_to_on_duty_nurses(
 
     hub.handle({"event_id": "1", "alert_id": str(alert_id[0]), "event": "raised", "notify": "nurses"})
     assert len(push_service.received) == 2  # the same event is never pushed twice
+
+
+@pytest.fixture
+def retrying(settings: Settings, tmp_path: Path) -> Settings:
+    """Settings with a VAPID key and pending entries retried at once."""
+    cfg = settings.model_copy(update={"vapid_private_key_path": tmp_path / "vapid.pem", "hub_push_retry_s": 0.0})
+    ensure_vapid_key(tmp_path / "vapid.pem")
+    return cfg
+
+
+def pending(client: redis.Redis, cfg: Settings) -> int:
+    return int(client.xpending(cfg.alert_stream, cfg.hub_consumer_group)["pending"])
+
+
+def test_failed_pushes_are_retried_until_delivered_and_never_sent_twice(
+    clean_db: psycopg.Connection, retrying: Settings, redis_client: redis.Redis, push_service: PushService
+) -> None:
+    nurse = clinician(clean_db, "nurse.on")
+    subscribe(clean_db, nurse, f"{push_service.url}/push/phone")
+    subscribe(clean_db, nurse, f"{push_service.url}/flaky/2/tablet")
+    record_scores(clean_db, [scored(admit(clean_db, admitted_at=NOW), 7, "high", NOW)], settings=retrying, now=NOW)
+    hub = Hub(retrying, conn=clean_db, redis_client=redis_client, vapid=load_vapid_key(tmp_vapid(retrying)))
+    hub.tick(NOW)
+    hub.consume(None)  # read: the phone gets it; the tablet's service answers 503, and again when retried
+    assert (push_service.count("/push/phone"), push_service.count("/flaky/2/tablet")) == (1, 2)
+    assert pending(redis_client, retrying) == 1
+    hub.consume(1)  # claimed again: delivered
+    assert (push_service.count("/push/phone"), push_service.count("/flaky/2/tablet")) == (1, 3)
+    assert pending(redis_client, retrying) == 0
+    hub.consume(1)
+    assert len(push_service.received) == 4
+
+
+def test_a_push_that_keeps_failing_is_given_up_after_the_limit(
+    clean_db: psycopg.Connection,
+    retrying: Settings,
+    redis_client: redis.Redis,
+    push_service: PushService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    subscribe(clean_db, clinician(clean_db, "nurse.on"), f"{push_service.url}/flaky/99/phone")
+    record_scores(clean_db, [scored(admit(clean_db, admitted_at=NOW), 7, "high", NOW)], settings=retrying, now=NOW)
+    hub = Hub(retrying, conn=clean_db, redis_client=redis_client, vapid=load_vapid_key(tmp_vapid(retrying)))
+    hub.tick(NOW)
+    for _ in range(PUSH_MAX_DELIVERIES + 3):
+        hub.consume(1)
+    assert push_service.count("/flaky/99/phone") == PUSH_MAX_DELIVERIES
+    assert pending(redis_client, retrying) == 0
+    assert "giving up pushing stream entry" in caplog.text
+
+
+def test_a_dead_hubs_entries_are_claimed_and_pushed_by_another(
+    clean_db: psycopg.Connection, retrying: Settings, redis_client: redis.Redis, push_service: PushService
+) -> None:
+    subscribe(clean_db, clinician(clean_db, "nurse.on"), f"{push_service.url}/push/phone")
+    record_scores(clean_db, [scored(admit(clean_db, admitted_at=NOW), 7, "high", NOW)], settings=retrying, now=NOW)
+    vapid = load_vapid_key(tmp_vapid(retrying))
+    dying = Hub(retrying, conn=clean_db, redis_client=redis_client, vapid=vapid)
+    dying.tick(NOW)
+    dying.ensure_group()
+    assert dying._read(None)  # read, then the process dies before pushing or acknowledging
+    assert pending(redis_client, retrying) == 1 and push_service.received == []
+
+    other = Hub(retrying.model_copy(update={"hub_consumer_name": "hub-1"}), conn=clean_db,
+                redis_client=redis_client, vapid=vapid)  # fmt: skip
+    assert other.consume(1) == 1
+    assert push_service.count("/push/phone") == 1 and pending(redis_client, retrying) == 0
+
+
+def tmp_vapid(cfg: Settings) -> Path:
+    assert cfg.vapid_private_key_path is not None
+    return cfg.vapid_private_key_path
