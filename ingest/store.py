@@ -4,7 +4,9 @@ This is the one path every reading takes, from a device or typed in by a nurse: 
 observation state, build each reading's observation set, score the batch in one call of the compiled
 scorer, COPY the rows, advance the state, and apply the alert rules to each admission's newest set. The
 caller commits; nothing here is visible until then, so no reading is left unscored and no alert exists
-for a reading that was not stored. Redeliveries (same device and measurement time) are skipped.
+for a reading that was not stored. Redeliveries (same device and measurement time) are skipped. NEWS2 is
+for adults: a child's readings (``vward_news2_applies``, migration 0006) are stored with NULL scores and
+never reach the alert rules.
 
 Everything here works on whole columns (``ingest.columns``): observation sets (``observation_sets``),
 one scorer call, and the COPY stream formatted by NumPy (``copy_binary``), so the only per-reading
@@ -45,6 +47,7 @@ _COLUMNS = (
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
 _CONSCIOUSNESS_VOCABULARY = (*CONSCIOUSNESS_CODES, None)  # codes 0..4 as ACVPU, then NULL
+_RISK_VOCABULARY = (*news2.RISK_LEVELS, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +73,17 @@ def store_columns(conn: psycopg.Connection, batch: ReadingColumns, *, settings: 
     if not len(batch):
         return StoreResult(0, 0)
     admission_ids, admission = np.unique(batch.admission_id, return_inverse=True)
-    states, scales = _lock_states(conn, admission_ids.tolist())
+    states, scales, adult = _lock_states(conn, admission_ids.tolist())
     window = settings.news2_freshness_window
     sets = build_sets(admission, batch.measured_at, batch.set_values(), states, window)
     scores = news2.score(**scorer_columns(sets.values, scales[admission]))
-    stored = _copy_rows(conn, _copy_payload(batch, scores), len(batch))
+    stored = _copy_rows(conn, _copy_payload(batch, scores, adult[admission]), len(batch))
 
     _save_states(conn, admission_ids, sets.states)
     if not raise_alerts:
         return StoreResult(stored, len(batch) - stored)
     current, newest = current_sets(sets.states, window)
-    known = newest != NEVER  # an admission whose readings carried no NEWS2 parameter has no set yet
+    known = (newest != NEVER) & adult  # no set yet if no reading carried a NEWS2 parameter
     latest = news2.score(**scorer_columns(current[known], scales[known]))
     observed = [from_micros(t) for t in newest[known].tolist()]
     sub_scores = latest.sub_scores.tolist()
@@ -94,19 +97,20 @@ def store_columns(conn: psycopg.Connection, batch: ReadingColumns, *, settings: 
     return StoreResult(stored, len(batch) - stored)
 
 
-def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores) -> bytes:
-    """The readings with their scores as one binary COPY stream, in ``_COLUMNS`` order."""
+def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores, scored: np.ndarray) -> bytes:
+    """The readings with their scores (NULL where ``scored`` is False) as one binary COPY stream."""
     sub = scores.sub_scores
+    risk = np.where(scored, scores.risk, len(news2.RISK_LEVELS)).astype(np.int64)
     return copy_binary.copy_payload([
         copy_binary.text(batch.device, batch.device_ids),
         copy_binary.int8(batch.admission_id),
         copy_binary.timestamptz(batch.measured_at),
         copy_binary.timestamptz(batch.received_at),
         *(_value_column(name, batch.column(name)) for name in VALUE_COLUMNS),
-        copy_binary.int2(scores.total),
-        copy_binary.boolean(scores.complete),
-        copy_binary.text(scores.risk.astype(np.int64), news2.RISK_LEVELS),
-        *(copy_binary.int2(sub[:, k], sub[:, k] != news2.MISSING) for k in range(len(news2.PARAMETERS))),
+        copy_binary.int2(scores.total, scored),
+        copy_binary.boolean(scores.complete, scored),
+        copy_binary.text(risk, _RISK_VOCABULARY),
+        *(copy_binary.int2(sub[:, k], scored & (sub[:, k] != news2.MISSING)) for k in range(len(news2.PARAMETERS))),
     ])
 
 
@@ -130,7 +134,8 @@ def _state_columns() -> str:
 
 
 _LOCK_STATES = (
-    f"SELECT a.spo2_scale, {_state_columns()} FROM observation_state o JOIN admissions a ON a.id = o.admission_id"
+    f"SELECT a.spo2_scale, vward_news2_applies(a.admitted_at, p.date_of_birth), {_state_columns()}"
+    " FROM observation_state o JOIN admissions a ON a.id = o.admission_id JOIN patients p ON p.id = a.patient_id"
     " WHERE o.admission_id = ANY(%s::bigint[]) ORDER BY o.admission_id FOR UPDATE OF o"
 )
 _SAVE_STATES = (
@@ -140,16 +145,18 @@ _SAVE_STATES = (
 )
 
 
-def _lock_states(conn: psycopg.Connection, admission_ids: list[int]) -> tuple[States, np.ndarray]:
-    """Locks (creating if needed) the admissions' observation state rows, in id order to avoid deadlocks."""
+def _lock_states(conn: psycopg.Connection, admission_ids: list[int]) -> tuple[States, np.ndarray, np.ndarray]:
+    """Locks (creating if needed) the admissions' observation state rows, in id order to avoid deadlocks;
+    returns them with each admission's SpO2 scale and whether NEWS2 applies (an adult when admitted)."""
     ids = db.bigint_array(admission_ids)
     conn.execute("INSERT INTO observation_state (admission_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
                  (ids,))
     rows = conn.execute(_LOCK_STATES, (ids,)).fetchall()
     # Microsecond times (< 2**53) and NEVER (-2**63) are exact in float64, so one conversion does for all.
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + 2 * len(SET_PARAMETERS))
-    values, times = table[:, 1:1 + len(SET_PARAMETERS)], table[:, 1 + len(SET_PARAMETERS):].astype(np.int64)
-    return States(np.where(times == NEVER, np.nan, values), times), table[:, 0].astype(np.int8)
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), 2 + 2 * len(SET_PARAMETERS))
+    values, times = table[:, 2:2 + len(SET_PARAMETERS)], table[:, 2 + len(SET_PARAMETERS):].astype(np.int64)
+    states = States(np.where(times == NEVER, np.nan, values), times)
+    return states, table[:, 0].astype(np.int8), table[:, 1] == 1.0
 
 
 def _save_states(conn: psycopg.Connection, admission_ids: np.ndarray, states: States) -> None:

@@ -102,19 +102,21 @@ def seed_demo_patients(conn: psycopg.Connection, *, device_secret: str, occupanc
         " LEFT JOIN admissions a ON a.ward_id = w.id AND a.discharged_at IS NULL"
         " GROUP BY w.id ORDER BY w.id"
     ).fetchall()
-    for ward_id, code, _pathway, capacity, occupied in wards:
+    for ward_id, code, pathway, capacity, occupied in wards:
         for _ in range(max(0, round(capacity * occupancy) - occupied)):
             admit_demo_patient(conn, ward_id, device_secret=device_secret, rng=rng, now=now,
-                               hypercapnic=code == "resp-copd" and rng.random() < 0.5)
+                               hypercapnic=code == "resp-copd" and rng.random() < 0.5, child=pathway == "paediatrics")
             admitted += 1
     return admitted
 
 
 def admit_demo_patient(conn: psycopg.Connection, ward_id: int, *, device_secret: str, rng: random.Random,
-                       now: datetime, hypercapnic: bool = False,
+                       now: datetime, hypercapnic: bool = False, child: bool = False,
                        admitted_at: datetime | None = None) -> int:
-    """Admits a new demo patient with a full device kit (demo credentials); returns the admission id."""
-    patient_id = _insert_patient(conn, rng)
+    """Admits a new demo patient (aged 2 to 15 if ``child``, else 25 to 95) with a full device kit (demo
+    credentials); returns the admission id."""
+    born = now.date() - timedelta(days=rng.randrange(365 * 2, 365 * 15) if child else rng.randrange(365 * 25, 365 * 95))
+    patient_id = _insert_patient(conn, rng, born)
     admission = conn.execute(
         "INSERT INTO admissions (patient_id, ward_id, source, admitted_at, spo2_scale,"
         " spo2_scale_set_by, spo2_scale_set_at, spo2_scale_reason)"
@@ -136,13 +138,12 @@ def admit_demo_patient(conn: psycopg.Connection, ward_id: int, *, device_secret:
     return int(admission[0])
 
 
-def _insert_patient(conn: psycopg.Connection, rng: random.Random) -> int:
+def _insert_patient(conn: psycopg.Connection, rng: random.Random, born: date) -> int:
     while True:
         row = conn.execute(
             "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (nhs_number) DO NOTHING RETURNING id",
-            (random_valid(rng), rng.choice(_GIVEN), rng.choice(_FAMILY),
-             date(1930, 1, 1) + timedelta(days=rng.randrange(365 * 70))),
+            (random_valid(rng), rng.choice(_GIVEN), rng.choice(_FAMILY), born),
         ).fetchone()
         if row:
             return int(row[0])

@@ -16,6 +16,7 @@ def admission(conn: psycopg.Connection, admission_id: int, *, ward_ids: list[int
             "SELECT a.id, a.patient_id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, a.ward_id,"
             " w.name AS ward_name, a.source, a.admitted_at, a.discharged_at, a.discharge_outcome, a.spo2_scale,"
             " a.spo2_scale_reason, su.display_name AS spo2_scale_set_by, a.readmission_of,"
+            " vward_news2_applies(a.admitted_at, p.date_of_birth) AS news2_applies,"
             " (SELECT array_agg(d.id ORDER BY d.id) FROM devices d WHERE d.admission_id = a.id) AS devices"
             " FROM admissions a JOIN patients p ON p.id = a.patient_id JOIN wards w ON w.id = a.ward_id"
             " LEFT JOIN users su ON su.id = a.spo2_scale_set_by"

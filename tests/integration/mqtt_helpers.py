@@ -18,7 +18,7 @@ from vward.seed import DEVICE_KINDS, admit_demo_patient, device_id, seed_demo_us
 
 
 def admit_patients(conn: psycopg.Connection, settings: Settings, n: int, *, ward_code: str = "resp-ari",
-                   seed: int = 1, hypercapnic: bool = False) -> list[dict[str, str | int]]:
+                   seed: int = 1, hypercapnic: bool = False, child: bool = False) -> list[dict[str, str | int]]:
     """Admits n patients with full device kits and gives the broker their credentials."""
     if conn.execute("SELECT count(*) FROM users").fetchone() == (0,):
         seed_demo_users(conn)
@@ -28,7 +28,7 @@ def admit_patients(conn: psycopg.Connection, settings: Settings, n: int, *, ward
     kits = []
     for _ in range(n):
         admission = admit_demo_patient(conn, ward[0], device_secret=settings.sim_device_secret, rng=rng,
-                                       now=datetime.now(UTC), hypercapnic=hypercapnic,
+                                       now=datetime.now(UTC), hypercapnic=hypercapnic, child=child,
                                        admitted_at=datetime.now(UTC) - timedelta(days=1))
         kits.append({"admission_id": admission, **{kind: device_id(kind, admission) for kind in DEVICE_KINDS}})
     services.sync_device_credentials(conn, Path(settings.state_dir), broker_service_accounts(settings))
