@@ -6,10 +6,11 @@ Starts throwaway PostgreSQL, Redis and Mosquitto, admits the 236 LLR patients an
 fleet (25,000 devices), starts ``vward ingest``, and runs two loads in turn: (1) LLR scale, ~250 msg/s of
 normal readings over the 236 patients' kits; (2) every fleet device reporting every 5 s (5,000 msg/s).
 Background readings come from a separate publisher process (``bench._load``) and score NEWS2 0. Every
-``--probe-interval`` this process publishes, on its own client, one high-risk reading for a patient not
-probed before (so with no open alert) and times from just before ``publish`` to when XREAD returns that
-admission's ``raised`` event. After each load it waits for ingest to drain and checks that exactly the
-published readings were stored, nothing was quarantined, every probe raised an event and nothing else did.
+``--probe-interval`` this process publishes, on its own client, one high-risk reading for an adult patient
+(NEWS2 does not score children) not probed before (so with no open alert) and times from just before
+``publish`` to when XREAD returns that admission's ``raised`` event. After each load it waits for ingest
+to drain and checks that exactly the published readings were stored, nothing was quarantined, every probe
+raised an event and nothing else did.
 Exits 1 if anything was lost or wrong; a missed latency target is printed as MISSED, not a failure.
 """
 
@@ -51,6 +52,7 @@ class Phase:
     name: str
     admissions: list[int]
     rate: float
+    probed: list[int]  # the admissions a probe may target: adults (NEWS2 does not score children)
 
 
 @dataclass
@@ -124,7 +126,7 @@ def run_phase(phase: Phase, settings: Settings, logs: Path, prober: Prober, prob
     rng.shuffle(devices)
     devices_file = logs / f"devices-{len(devices)}.txt"
     devices_file.write_text("\n".join(devices))
-    candidates = rng.sample(phase.admissions, probes)
+    candidates = rng.sample(phase.probed, probes)
     duration = WARMUP_S + probes * interval + 2.0
     stored_before = count(settings, "SELECT count(*) FROM readings")
     alerts_before = count(settings, "SELECT count(*) FROM alerts")
@@ -213,7 +215,8 @@ def report(results: list[Result]) -> None:
 
 
 @click.command()
-@click.option("--probes", default=120, show_default=True, type=click.IntRange(1, 236), help="Probes per load.")
+@click.option("--probes", default=120, show_default=True, type=click.IntRange(1, 200),
+              help="Probes per load (adults only: NEWS2 does not score children).")
 @click.option("--probe-interval", default=0.3, show_default=True, type=click.FloatRange(0.05, 5))
 @click.option("--llr-rate", default=250.0, show_default=True, help="Background msg/s at LLR scale.")
 @click.option("--fleet-patients", default=5000, show_default=True, type=click.IntRange(236))
@@ -231,10 +234,13 @@ def main(probes: int, probe_interval: float, llr_rate: float, fleet_patients: in
             seed_demo_users(conn)
             seed_demo_patients(conn, device_secret=settings.sim_device_secret, occupancy=1.0, rng_seed=seed)
             llr = [int(r[0]) for r in conn.execute("SELECT id FROM admissions ORDER BY id").fetchall()]
+            adults = [int(r[0]) for r in conn.execute(
+                "SELECT a.id FROM admissions a JOIN patients p ON p.id = a.patient_id"
+                " WHERE vward_news2_applies(a.admitted_at, p.date_of_birth) ORDER BY a.id").fetchall()]
             fleet = sorted({d.admission_id for d in register_synthetic_fleet(conn, fleet_patients, settings)})
-        phases = [Phase(f"LLR: {len(llr)} patients", llr, llr_rate),
+        phases = [Phase(f"LLR: {len(llr)} patients", llr, llr_rate, adults),
                   Phase(f"fleet: {len(fleet) * len(DEVICE_KINDS)} devices every {report_every:g} s", fleet,
-                        len(fleet) * len(DEVICE_KINDS) / report_every)]
+                        len(fleet) * len(DEVICE_KINDS) / report_every, fleet)]
         procs: list[subprocess.Popen[bytes]] = []
         prober = None
         results = []
