@@ -56,6 +56,7 @@ __all__ = [
     "Snooze",
     "Tick",
     "Unsnooze",
+    "ends_with_readings",
     "raise_alert",
     "transition",
 ]

@@ -86,10 +86,11 @@ CapacityChange = tuple[int, datetime | None, int]  # ward_id, from when (None: s
 def capacity_series(changes: Sequence[CapacityChange], census: Sequence[tuple[date, datetime]]) -> list[int]:
     """Beds across all wards at each census moment: per ward, its last change at or before that moment
     (a ward with none yet has no beds)."""
-    ordered = sorted(changes, key=lambda c: (c[1] is not None, c[1] or datetime.min.replace(tzinfo=UTC)))
+    always = datetime.min.replace(tzinfo=UTC)
+    ordered = [(ward_id, since or always, n) for ward_id, since, n in sorted(changes, key=lambda c: c[1] or always)]
     out = []
     for _day, at in census:
-        beds = {ward_id: n for ward_id, since, n in ordered if since is None or since <= at}
+        beds = {ward_id: n for ward_id, since, n in ordered if since <= at}  # a later change overwrites
         out.append(sum(beds.values()))
     return out
 

@@ -38,10 +38,7 @@ def intervals_by_ward(
 def capacity_changes(conn: psycopg.Connection) -> list[CapacityChange]:
     """Every ward's capacity changes as (ward_id, changed_at, beds); None (stored as -infinity, which
     Python's datetime cannot hold) is a ward's first capacity, holding since always."""
-    rows = conn.execute(
-        "SELECT ward_id, nullif(changed_at, '-infinity'), beds FROM ward_capacity_changes"
-        " ORDER BY changed_at, ward_id"
-    ).fetchall()
+    rows = conn.execute("SELECT ward_id, nullif(changed_at, '-infinity'), beds FROM ward_capacity_changes").fetchall()
     return [(ward_id, changed_at, beds) for ward_id, changed_at, beds in rows]
 
 
