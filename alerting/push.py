@@ -117,9 +117,7 @@ def load_vapid_key(path: Path) -> Vapid:
 
 def public_key_b64(vapid: Vapid) -> str:
     """The application-server key a browser's PushManager.subscribe needs: URL-safe base64, unpadded."""
-    raw = vapid.public_key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
+    raw = vapid.public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 

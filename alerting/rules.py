@@ -83,9 +83,7 @@ def needs_baseline(latest: LatestSet, open_risk: str | None, rise_threshold: int
     return latest.risk not in RAISING_RISKS and open_risk is None and latest.total >= rise_threshold
 
 
-def decide(
-    latest: LatestSet, *, open_risk: str | None, baseline: Baseline | None, rise_threshold: int
-) -> Decision:
+def decide(latest: LatestSet, *, open_risk: str | None, baseline: Baseline | None, rise_threshold: int) -> Decision:
     """Raise a new alert, escalate the open one (whose risk is ``open_risk``), or do nothing."""
     trigger = trigger_for(latest, baseline, rise_threshold)
     if open_risk is not None:

@@ -63,9 +63,7 @@ def read_observations(source: TextIO) -> tuple[list[str], list[list[str]], dict[
     return header, rows, {name: table[:, i].copy() for i, name in enumerate(INPUT_COLUMNS)}
 
 
-def write_scored(
-    sink: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]], scores: News2Scores
-) -> None:
+def write_scored(sink: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]], scores: News2Scores) -> None:
     """Each input row as given, then the sub-scores (empty where missing), total, risk and completeness."""
     writer = csv.writer(sink, lineterminator="\n")
     writer.writerow([*header, *OUTPUT_COLUMNS])

@@ -33,8 +33,13 @@ def main(kind: str, client_id: str, topic: str, expected: int) -> None:
     settings = get_settings()
     conn = psycopg.connect(settings.database_url, autocommit=True) if kind == "naive" else None
     done = {"n": 0, "first": 0.0}
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                         clean_session=False, manual_ack=True)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv311,
+        clean_session=False,
+        manual_ack=True,
+    )
     client.username_pw_set(settings.mqtt_ingest_username, settings.mqtt_ingest_password)
 
     def on_message(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -47,9 +52,26 @@ def main(kind: str, client_id: str, topic: str, expected: int) -> None:
             scored = score_one(rr=reading.rr, spo2=reading.spo2, on_oxygen=reading.on_oxygen, pulse=reading.hr)
             rr, spo2, air, _sbp, pulse, _acvpu, _temp = scored.sub_scores
             device = device_id_from_topic(msg.topic)
-            conn.execute(_INSERT, (reading.measured_at, device, device, datetime.now(UTC), reading.rr, reading.spo2,
-                                   reading.hr, reading.on_oxygen, scored.total, scored.complete, scored.risk, rr,
-                                   spo2, air, pulse))
+            conn.execute(
+                _INSERT,
+                (
+                    reading.measured_at,
+                    device,
+                    device,
+                    datetime.now(UTC),
+                    reading.rr,
+                    reading.spo2,
+                    reading.hr,
+                    reading.on_oxygen,
+                    scored.total,
+                    scored.complete,
+                    scored.risk,
+                    rr,
+                    spo2,
+                    air,
+                    pulse,
+                ),
+            )
         c.ack(msg.mid, msg.qos)
         done["n"] += 1
 

@@ -95,8 +95,10 @@ class Prober:
 
     def raised(self, block_s: float) -> list[tuple[int, float]]:
         """(admission id, wall time read) of each ``raised`` event arriving within ``block_s``."""
-        reply = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], self.redis.xread(
-            {self.stream: self.last_id}, count=1000, block=max(1, int(block_s * 1000))))
+        reply = cast(
+            list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+            self.redis.xread({self.stream: self.last_id}, count=1000, block=max(1, int(block_s * 1000))),
+        )
         read_at = time.time()
         found = []
         for _stream, entries in reply or []:
@@ -209,8 +211,12 @@ def main(devices_file: Path, rate: float, duration: float) -> None:
             burst = min(int(elapsed * rate), len(acked_at) + WINDOW) - sent
             if burst > 0:
                 now = datetime.now(UTC)
-                publisher.publish([(topics[i % len(devices)], normal_payload(devices[i % len(devices)], now))
-                                   for i in range(sent, sent + burst)])
+                publisher.publish(
+                    [
+                        (topics[i % len(devices)], normal_payload(devices[i % len(devices)], now))
+                        for i in range(sent, sent + burst)
+                    ]
+                )
                 sent += burst
             time.sleep(0.001)
         ended = time.time()

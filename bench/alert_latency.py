@@ -89,8 +89,14 @@ def start_ingest(settings: Settings, logs: Path, n: int, procs: list[subprocess.
     """Starts ``n`` ingest processes and waits for each to report itself connected to the broker."""
     for i in range(n):
         with (logs / f"ingest-{i}.log").open("wb") as log:
-            procs.append(subprocess.Popen([VWARD, "--log-level", "WARNING", "ingest", "--index", str(i)],
-                                          env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [VWARD, "--log-level", "WARNING", "ingest", "--index", str(i)],
+                    env=settings_env(settings),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     deadline = time.monotonic() + 30
     for i in range(n):
         while True:
@@ -119,8 +125,9 @@ def wait_stored(settings: Settings, expected: int) -> int:
         time.sleep(0.2)
 
 
-def run_phase(phase: Phase, settings: Settings, logs: Path, prober: Prober, probes: int, interval: float,
-              rng: random.Random) -> Result:
+def run_phase(
+    phase: Phase, settings: Settings, logs: Path, prober: Prober, probes: int, interval: float, rng: random.Random
+) -> Result:
     result = Result(phase)
     devices = [device_id(kind, a) for a in phase.admissions for kind in DEVICE_KINDS]
     rng.shuffle(devices)
@@ -138,9 +145,21 @@ def run_phase(phase: Phase, settings: Settings, logs: Path, prober: Prober, prob
                 result.latencies.append(read_at - pending.pop(admission))
 
     with (logs / f"load-{len(devices)}.log").open("wb") as log:
-        load = subprocess.Popen([sys.executable, "-m", "bench._load", str(devices_file), "--rate", str(phase.rate),
-                                 "--duration", str(duration)], env=settings_env(settings), stdout=subprocess.PIPE,
-                                stderr=log)
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench._load",
+                str(devices_file),
+                "--rate",
+                str(phase.rate),
+                "--duration",
+                str(duration),
+            ],
+            env=settings_env(settings),
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
     try:
         assert load.stdout is not None
         if load.stdout.readline().strip() != b"ready":
@@ -175,8 +194,10 @@ def run_phase(phase: Phase, settings: Settings, logs: Path, prober: Prober, prob
     alerts = count(settings, "SELECT count(*) FROM alerts") - alerts_before
     quarantined = count(settings, "SELECT count(*) FROM quarantine")
     checks = [
-        (result.load.published == result.load.acked,
-         f"background: {result.load.published} published, {result.load.acked} acked"),
+        (
+            result.load.published == result.load.acked,
+            f"background: {result.load.published} published, {result.load.acked} acked",
+        ),
         (prober.all_acked(), "a probe was not acknowledged by the broker"),
         (stored == expected, f"readings stored {stored} != published {expected}"),
         (quarantined == 0, f"{quarantined} quarantine rows"),
@@ -193,20 +214,26 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def report(results: list[Result]) -> None:
-    header = (f"{'load':<34}{'bg target':>10}{'bg acked':>10}{'stored':>9}{'drain':>7}{'probes':>8}"
-              f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'>10 s':>6}{'lost':>6}  p99 < 1 s")
+    header = (
+        f"{'load':<34}{'bg target':>10}{'bg acked':>10}{'stored':>9}{'drain':>7}{'probes':>8}"
+        f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'>10 s':>6}{'lost':>6}  p99 < 1 s"
+    )
     print("\n" + header + "\n" + "-" * len(header))
     for r in results:
         assert r.load is not None
         lat = sorted(r.latencies)
         p50, p99, top = (percentile(lat, 0.5), percentile(lat, 0.99), lat[-1]) if lat else (math.inf,) * 3
-        print(f"{r.phase.name:<34}{r.phase.rate:>8.0f}/s{r.load.acked_rate:>8.0f}/s{r.stored_rate:>7.0f}/s"
-              f"{r.drain_s:>6.1f}s{r.probes:>8}{p50 * 1000:>8.0f}{p99 * 1000:>8.0f}{top * 1000:>8.0f}"
-              f"{sum(v > LATE_AFTER_S for v in lat):>6}{r.probes - len(lat):>6}  "
-              f"{'ok' if p99 < TARGET_P99_S else 'MISSED'}")
-    print("\nbg acked: background messages PUBACKed per second while publishing; stored: readings committed"
-          " per second over the same time; drain: from the end of publishing until every reading was stored;"
-          " p99: nearest rank; >10 s: probes whose event came later than 10 s; lost: probes with no event.")
+        print(
+            f"{r.phase.name:<34}{r.phase.rate:>8.0f}/s{r.load.acked_rate:>8.0f}/s{r.stored_rate:>7.0f}/s"
+            f"{r.drain_s:>6.1f}s{r.probes:>8}{p50 * 1000:>8.0f}{p99 * 1000:>8.0f}{top * 1000:>8.0f}"
+            f"{sum(v > LATE_AFTER_S for v in lat):>6}{r.probes - len(lat):>6}  "
+            f"{'ok' if p99 < TARGET_P99_S else 'MISSED'}"
+        )
+    print(
+        "\nbg acked: background messages PUBACKed per second while publishing; stored: readings committed"
+        " per second over the same time; drain: from the end of publishing until every reading was stored;"
+        " p99: nearest rank; >10 s: probes whose event came later than 10 s; lost: probes with no event."
+    )
     for r in results:
         assert r.load is not None
         inner = r.load.acked_per_second[1:-1] or r.load.acked_per_second
@@ -215,16 +242,28 @@ def report(results: list[Result]) -> None:
 
 
 @click.command()
-@click.option("--probes", default=120, show_default=True, type=click.IntRange(1, 200),
-              help="Probes per load (adults only: NEWS2 does not score children).")
+@click.option(
+    "--probes",
+    default=120,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Probes per load (adults only: NEWS2 does not score children).",
+)
 @click.option("--probe-interval", default=0.3, show_default=True, type=click.FloatRange(0.05, 5))
 @click.option("--llr-rate", default=250.0, show_default=True, help="Background msg/s at LLR scale.")
 @click.option("--fleet-patients", default=5000, show_default=True, type=click.IntRange(236))
 @click.option("--report-every", default=5.0, show_default=True, help="Seconds between a fleet device's readings.")
 @click.option("--ingest-processes", default=1, show_default=True, type=click.IntRange(1, 8))
 @click.option("--seed", default=1, show_default=True)
-def main(probes: int, probe_interval: float, llr_rate: float, fleet_patients: int, report_every: float,
-         ingest_processes: int, seed: int) -> None:
+def main(
+    probes: int,
+    probe_interval: float,
+    llr_rate: float,
+    fleet_patients: int,
+    report_every: float,
+    ingest_processes: int,
+    seed: int,
+) -> None:
     rng = random.Random(seed)
     logs = Path(tempfile.mkdtemp(prefix="vward-bench-latency-logs-"))
     with ephemeral_services(prefix="vward-bench-latency-", ingest_metrics_port=free_port()) as svc:
@@ -234,13 +273,23 @@ def main(probes: int, probe_interval: float, llr_rate: float, fleet_patients: in
             seed_demo_users(conn)
             seed_demo_patients(conn, device_secret=settings.sim_device_secret, occupancy=1.0, rng_seed=seed)
             llr = [int(r[0]) for r in conn.execute("SELECT id FROM admissions ORDER BY id").fetchall()]
-            adults = [int(r[0]) for r in conn.execute(
-                "SELECT a.id FROM admissions a JOIN patients p ON p.id = a.patient_id"
-                " WHERE vward_news2_applies(a.admitted_at, p.date_of_birth) ORDER BY a.id").fetchall()]
+            adults = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT a.id FROM admissions a JOIN patients p ON p.id = a.patient_id"
+                    " WHERE vward_news2_applies(a.admitted_at, p.date_of_birth) ORDER BY a.id"
+                ).fetchall()
+            ]
             fleet = sorted({d.admission_id for d in register_synthetic_fleet(conn, fleet_patients, settings)})
-        phases = [Phase(f"LLR: {len(llr)} patients", llr, llr_rate, adults),
-                  Phase(f"fleet: {len(fleet) * len(DEVICE_KINDS)} devices every {report_every:g} s", fleet,
-                        len(fleet) * len(DEVICE_KINDS) / report_every, fleet)]
+        phases = [
+            Phase(f"LLR: {len(llr)} patients", llr, llr_rate, adults),
+            Phase(
+                f"fleet: {len(fleet) * len(DEVICE_KINDS)} devices every {report_every:g} s",
+                fleet,
+                len(fleet) * len(DEVICE_KINDS) / report_every,
+                fleet,
+            ),
+        ]
         procs: list[subprocess.Popen[bytes]] = []
         prober = None
         results = []

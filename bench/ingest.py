@@ -41,8 +41,9 @@ _METRICS_PORTS: dict[int, int] = {}  # ingest process id -> its metrics port
 
 
 def _client(settings: Settings, user: str, password: str, client_id: str = "", clean: bool = True) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                         clean_session=clean)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=clean
+    )
     client.username_pw_set(user, password)
     client.max_inflight_messages_set(2000)
     client.connect(settings.mqtt_host, settings.mqtt_port)
@@ -70,7 +71,7 @@ def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
     pub = _client(settings, "vward-loadgen", settings.mqtt_loadgen_password)
     # Waits every 20,000: paho's 16-bit packet ids must not wrap while earlier ones are unacknowledged.
     for start in range(0, len(messages), 20_000):
-        infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages[start:start + 20_000]]
+        infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages[start : start + 20_000]]
         for info in infos:
             info.wait_for_publish(120)
     pub.disconnect()
@@ -84,9 +85,16 @@ def _messages(devices: list[str], n: int, start: datetime, per_message: int) -> 
     for i in range(n):
         device = devices[i % len(devices)]
         first = (i // len(devices)) * per_message
-        readings = [{"measured_at": (start + timedelta(seconds=first + k)).isoformat(), "rr": rng.randint(12, 24),
-                     "hr": rng.randint(55, 120), "spo2": rng.randint(90, 99), "on_oxygen": False}
-                    for k in range(per_message)]
+        readings = [
+            {
+                "measured_at": (start + timedelta(seconds=first + k)).isoformat(),
+                "rr": rng.randint(12, 24),
+                "hr": rng.randint(55, 120),
+                "spo2": rng.randint(90, 99),
+                "on_oxygen": False,
+            }
+            for k in range(per_message)
+        ]
         out.append((readings_topic(device), encode_readings(readings)))
     return out
 
@@ -106,13 +114,17 @@ def _stored_by_ingest(procs: list[subprocess.Popen[bytes]]) -> int:
                 text = response.read().decode()
         except OSError:
             continue  # not serving yet
-        total += sum(int(float(line.split()[-1])) for line in text.splitlines()
-                     if line.startswith("vward_ingest_readings_stored_total "))
+        total += sum(
+            int(float(line.split()[-1]))
+            for line in text.splitlines()
+            if line.startswith("vward_ingest_readings_stored_total ")
+        )
     return total
 
 
-def _drain_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]],
-                stored_now: Callable[[], int]) -> float:
+def _drain_rate(
+    settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]], stored_now: Callable[[], int]
+) -> float:
     """Readings/s from the first committed row to the last, polling ``stored_now``.
 
     Polls often only near the start and the end, whose timing the rate depends on: every poll takes a
@@ -136,11 +148,12 @@ def _drain_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[
 def _check_exact(settings: Settings, expected: int) -> None:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         stored, distinct, quarantined = conn.execute(
-            "SELECT count(*), count(DISTINCT (device_id, measured_at)), (SELECT count(*) FROM quarantine)"
-            " FROM readings").fetchone()  # type: ignore[misc]
+            "SELECT count(*), count(DISTINCT (device_id, measured_at)), (SELECT count(*) FROM quarantine) FROM readings"
+        ).fetchone()  # type: ignore[misc]
     if (stored, distinct, quarantined) != (expected, expected, 0):
-        raise click.ClickException(f"lost or duplicated: stored {stored}, distinct {distinct}, "
-                                   f"quarantined {quarantined}, expected {expected}")
+        raise click.ClickException(
+            f"lost or duplicated: stored {stored}, distinct {distinct}, quarantined {quarantined}, expected {expected}"
+        )
 
 
 def _truncate(settings: Settings) -> None:
@@ -159,8 +172,9 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.kill()
 
 
-def _checked_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]],
-                  stored_now: Callable[[], int]) -> float:
+def _checked_rate(
+    settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]], stored_now: Callable[[], int]
+) -> float:
     rate = _drain_rate(settings, expected, procs, stored_now)
     time.sleep(0.5)
     _check_exact(settings, expected)
@@ -190,8 +204,15 @@ def _reported_rate(settings: Settings, _expected: int, procs: list[subprocess.Po
 Measure = Callable[[Settings, int, list[subprocess.Popen[bytes]]], float]
 
 
-def _run_stage(settings: Settings, client_ids: list[str], topic: str, messages: list[tuple[str, bytes]],
-               expected: int, start: Callable[[str], subprocess.Popen[bytes]], measure: Measure) -> float:
+def _run_stage(
+    settings: Settings,
+    client_ids: list[str],
+    topic: str,
+    messages: list[tuple[str, bytes]],
+    expected: int,
+    start: Callable[[str], subprocess.Popen[bytes]],
+    measure: Measure,
+) -> float:
     _truncate(settings)
     for client_id in client_ids:
         _prepare_session(settings, client_id, topic)
@@ -206,14 +227,19 @@ def _run_stage(settings: Settings, client_ids: list[str], topic: str, messages: 
 
 
 def _consumer(kind: str, settings: Settings, client_id: str, topic: str, expected: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "bench._consumers", kind, client_id, topic, str(expected)],
-                            env=settings_env(settings))
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench._consumers", kind, client_id, topic, str(expected)], env=settings_env(settings)
+    )
 
 
 def _ingest(settings: Settings, client_id: str) -> subprocess.Popen[bytes]:
     index, port = int(client_id.rsplit("-", 1)[1]), free_port()
-    env = {**settings_env(settings), "VWARD_MQTT_CLIENT_ID": client_id, "VWARD_MQTT_SHARED_GROUP": "ingest",
-           "VWARD_INGEST_METRICS_PORT": str(port - index)}  # ingest serves on this + its index
+    env = {
+        **settings_env(settings),
+        "VWARD_MQTT_CLIENT_ID": client_id,
+        "VWARD_MQTT_SHARED_GROUP": "ingest",
+        "VWARD_INGEST_METRICS_PORT": str(port - index),
+    }  # ingest serves on this + its index
     proc = subprocess.Popen([VWARD, "--log-level", "WARNING", "ingest", "--index", str(index)], env=env)
     _METRICS_PORTS[proc.pid] = port
     return proc
@@ -229,8 +255,9 @@ def _disk_bytes(settings: Settings) -> tuple[str, int, int | None]:
             conn.execute("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('readings') c")
             after = int(conn.execute("SELECT hypertable_size('readings')").fetchone()[0])  # type: ignore[index]
             return mode, before, after
-        size = conn.execute("SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits"
-                            " WHERE inhparent = 'readings'::regclass").fetchone()
+        size = conn.execute(
+            "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'readings'::regclass"
+        ).fetchone()
         return mode, int(size[0]), None  # type: ignore[index]
 
 
@@ -248,8 +275,17 @@ def main(messages: int, naive_messages: int, batch_readings: int) -> None:
             seed_wards(conn)
             ward = conn.execute("SELECT id FROM wards ORDER BY id LIMIT 1").fetchone()
             now = datetime.now(UTC)
-            admissions = [admit_demo_patient(conn, ward[0], device_secret=settings.sim_device_secret, rng=rng,  # type: ignore[index]
-                                             now=now, admitted_at=now - timedelta(days=3)) for _ in range(PATIENTS)]
+            admissions = [
+                admit_demo_patient(
+                    conn,
+                    ward[0],
+                    device_secret=settings.sim_device_secret,
+                    rng=rng,  # type: ignore[index]
+                    now=now,
+                    admitted_at=now - timedelta(days=3),
+                )
+                for _ in range(PATIENTS)
+            ]
             db.maintain_readings(conn, settings, first_day=(now - timedelta(days=3)).date())
             conn.commit()
             services.sync_device_credentials(conn, env.base, broker_service_accounts(settings))
@@ -257,23 +293,51 @@ def main(messages: int, naive_messages: int, batch_readings: int) -> None:
         t0 = now - timedelta(days=2)  # inside ingest's late window
         results: dict[str, float] = {}
 
-        def stage(name: str, ids: list[str], topic: str, msgs: list[tuple[str, bytes]], expected: int,
-                  start: Callable[[str], subprocess.Popen[bytes]], measure: Measure = _stored_rate) -> None:
+        def stage(
+            name: str,
+            ids: list[str],
+            topic: str,
+            msgs: list[tuple[str, bytes]],
+            expected: int,
+            start: Callable[[str], subprocess.Popen[bytes]],
+            measure: Measure = _stored_rate,
+        ) -> None:
             click.echo(f"stage ({name}) ...", err=True)
             results[name] = _run_stage(settings, ids, topic, msgs, expected, start, measure)
 
         single = _messages(devices, messages, t0, 1)
-        stage("a", ["bench-bare"], READINGS_TOPIC_FILTER, single, messages,
-              lambda cid: _consumer("bare", settings, cid, READINGS_TOPIC_FILTER, messages), _reported_rate)
-        stage("b", ["bench-naive"], READINGS_TOPIC_FILTER, single[:naive_messages], naive_messages,
-              lambda cid: _consumer("naive", settings, cid, READINGS_TOPIC_FILTER, naive_messages))
+        stage(
+            "a",
+            ["bench-bare"],
+            READINGS_TOPIC_FILTER,
+            single,
+            messages,
+            lambda cid: _consumer("bare", settings, cid, READINGS_TOPIC_FILTER, messages),
+            _reported_rate,
+        )
+        stage(
+            "b",
+            ["bench-naive"],
+            READINGS_TOPIC_FILTER,
+            single[:naive_messages],
+            naive_messages,
+            lambda cid: _consumer("naive", settings, cid, READINGS_TOPIC_FILTER, naive_messages),
+        )
         stage("c", ["vward-ingest-0"], SHARED, single, messages, lambda cid: _ingest(settings, cid), _ingest_rate)
-        stage("d", ["vward-ingest-0", "vward-ingest-1"], SHARED, single, messages, lambda cid: _ingest(settings, cid),
-              _ingest_rate)
+        stage(
+            "d",
+            ["vward-ingest-0", "vward-ingest-1"],
+            SHARED,
+            single,
+            messages,
+            lambda cid: _ingest(settings, cid),
+            _ingest_rate,
+        )
         batch_readings = batch_readings // 60 * 60
         batched = _messages(devices, batch_readings // 60, t0, 60)
-        stage("e", ["vward-ingest-0"], SHARED, batched, batch_readings, lambda cid: _ingest(settings, cid),
-              _ingest_rate)
+        stage(
+            "e", ["vward-ingest-0"], SHARED, batched, batch_readings, lambda cid: _ingest(settings, cid), _ingest_rate
+        )
         mode, size, compressed = _disk_bytes(settings)
 
     per_million = size / batch_readings  # bytes per reading = MB per million readings
@@ -287,10 +351,14 @@ def main(messages: int, naive_messages: int, batch_readings: int) -> None:
     ]
     for key, label, rate, target in rows:
         click.echo(f"  ({key}) {label:<56} {rate:>10,.0f} readings/s  {target or ''}")
-    click.echo(f"  (c)/(a) = {results['c'] / results['a']:.2f}   (c)/(b) = {results['c'] / results['b']:.1f}x"
-               f"   (d)/(c) = {results['d'] / results['c']:.2f}   (e)/(c) = {results['e'] / results['c']:.1f}x")
-    click.echo(f"  (f) bytes on disk per million readings: {per_million:,.1f} MB"
-               f" (table + indexes, uncompressed; target <= 250 MB)")
+    click.echo(
+        f"  (c)/(a) = {results['c'] / results['a']:.2f}   (c)/(b) = {results['c'] / results['b']:.1f}x"
+        f"   (d)/(c) = {results['d'] / results['c']:.2f}   (e)/(c) = {results['e'] / results['c']:.1f}x"
+    )
+    click.echo(
+        f"  (f) bytes on disk per million readings: {per_million:,.1f} MB"
+        f" (table + indexes, uncompressed; target <= 250 MB)"
+    )
     if compressed is not None:
         click.echo(f"      compressed (TimescaleDB): {compressed / batch_readings:,.1f} MB per million readings")
     click.echo("  nothing lost or duplicated in any stage")

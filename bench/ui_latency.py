@@ -33,23 +33,51 @@ def _populate(conn: psycopg.Connection, settings: Settings, now: datetime) -> in
     db.maintain_readings(conn, settings, first_day=date.today() - timedelta(days=31))
     admissions = [r[0] for r in conn.execute("SELECT id FROM admissions")]
     rng = random.Random(3)
-    with conn.cursor() as cur, cur.copy(
-        "COPY readings (measured_at, device_id, admission_id, received_at, rr, spo2, sbp, dbp, hr, temp,"
-        " on_oxygen, consciousness, news2_total, news2_complete, news2_risk, score_rr, score_spo2,"
-        " score_air_oxygen, score_sbp, score_pulse, score_consciousness, score_temp) FROM STDIN"
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY readings (measured_at, device_id, admission_id, received_at, rr, spo2, sbp, dbp, hr, temp,"
+            " on_oxygen, consciousness, news2_total, news2_complete, news2_risk, score_rr, score_spo2,"
+            " score_air_oxygen, score_sbp, score_pulse, score_consciousness, score_temp) FROM STDIN"
+        ) as copy,
+    ):
         for adm in admissions:
             for hour in range(30 * 24):
                 at = now - timedelta(hours=hour)
                 total = rng.choice((0, 0, 1, 2, 3, 5))
-                copy.write_row((at, f"wr-{adm:06d}", adm, at, 18, 96, 125, 80, 78, 37.0, False, "A", total,
-                                True, "low", 0, 0, 0, 0, 0, 0, 0))
+                copy.write_row(
+                    (
+                        at,
+                        f"wr-{adm:06d}",
+                        adm,
+                        at,
+                        18,
+                        96,
+                        125,
+                        80,
+                        78,
+                        37.0,
+                        False,
+                        "A",
+                        total,
+                        True,
+                        "low",
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                    )
+                )
     for adm in admissions[::10]:
         conn.execute(
             "INSERT INTO alerts (admission_id, trigger, risk, status, news2_total, news2_complete, sub_scores,"
             " observed_at, raised_at, acknowledge_due_at, response_due_at, updated_at)"
             " VALUES (%s, 'news2', 'medium', 'raised', 5, true, '{1,1,0,1,1,0,1}', %s, %s, %s, %s, %s)",
-            (adm, now, now, now + timedelta(minutes=15), now + timedelta(hours=1), now))
+            (adm, now, now, now + timedelta(minutes=15), now + timedelta(hours=1), now),
+        )
     conn.execute("ANALYZE")
     return len(admissions)
 
@@ -78,8 +106,9 @@ def main(n: int) -> None:
         click.echo(f"{beds} admitted, {beds * 30 * 24} readings, {len(range(0, beds, 10))} open alerts")
         with TestClient(create_app(settings)) as client:
             token = client.get("/api/csrf").json()["csrf"]
-            client.post("/signin", json={"username": "coordinator", "password": DEMO_PASSWORD},
-                        headers={"X-CSRF-Token": token})
+            client.post(
+                "/signin", json={"username": "coordinator", "password": DEMO_PASSWORD}, headers={"X-CSRF-Token": token}
+            )
             for path in ("/", "/capacity", "/api/capacity", f"/patients/{patient}"):
                 ms = sorted(_time(client, path, n))
                 p95 = ms[max(0, round(0.95 * len(ms)) - 1)]

@@ -36,8 +36,10 @@ _ACTIVE_DEVICES = (
 
 def load_fleet(conn: psycopg.Connection) -> list[FleetDevice]:
     """The devices of every patient currently admitted (discharged patients' devices fall silent)."""
-    return [FleetDevice(str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]))
-            for r in conn.execute(_ACTIVE_DEVICES).fetchall()]
+    return [
+        FleetDevice(str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]))
+        for r in conn.execute(_ACTIVE_DEVICES).fetchall()
+    ]
 
 
 def synthetic_fleet(n_devices: int) -> list[FleetDevice]:
@@ -58,8 +60,9 @@ def synthetic_fleet(n_devices: int) -> list[FleetDevice]:
     return fleet
 
 
-def register_synthetic_fleet(conn: psycopg.Connection, n_patients: int, settings: Settings, *,
-                             rng_seed: int = 0) -> list[FleetDevice]:
+def register_synthetic_fleet(
+    conn: psycopg.Connection, n_patients: int, settings: Settings, *, rng_seed: int = 0
+) -> list[FleetDevice]:
     """Admits ``n_patients`` test patients to a ``loadtest`` ward, each with a full kit and demo credentials.
 
     For load tests of tens of thousands of devices: the ward is separate so the LLR wards' capacity and
@@ -78,21 +81,37 @@ def register_synthetic_fleet(conn: psycopg.Connection, n_patients: int, settings
             if number not in taken:
                 taken.add(number)
                 numbers.append(number)
-        patient_ids = [r[0] for r in conn.execute(
-            "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-            " SELECT n, 'Load', 'Test', date '1950-01-01' FROM unnest(%s::text[]) WITH ORDINALITY AS t(n, i)"
-            " ORDER BY i RETURNING id", (numbers,)).fetchall()]
-        admission_ids = [int(r[0]) for r in conn.execute(
-            "INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
-            " SELECT p, %s, 'step_up', now() - interval '1 day'"
-            " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(p, i)"
-            " ORDER BY i RETURNING id", (ward_id, patient_ids)).fetchall()]
-        rows = [(device_id(kind, adm), kind, f"SIM-{device_id(kind, adm).upper()}",
-                 hash_password(demo_device_password(settings.sim_device_secret, device_id(kind, adm))), adm)
-                for adm in admission_ids for kind in DEVICE_KINDS]
-        with conn.cursor().copy(
-            "COPY devices (id, kind, serial, mqtt_password_hash, admission_id) FROM STDIN"
-        ) as copy:
+        patient_ids = [
+            r[0]
+            for r in conn.execute(
+                "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
+                " SELECT n, 'Load', 'Test', date '1950-01-01' FROM unnest(%s::text[]) WITH ORDINALITY AS t(n, i)"
+                " ORDER BY i RETURNING id",
+                (numbers,),
+            ).fetchall()
+        ]
+        admission_ids = [
+            int(r[0])
+            for r in conn.execute(
+                "INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
+                " SELECT p, %s, 'step_up', now() - interval '1 day'"
+                " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(p, i)"
+                " ORDER BY i RETURNING id",
+                (ward_id, patient_ids),
+            ).fetchall()
+        ]
+        rows = [
+            (
+                device_id(kind, adm),
+                kind,
+                f"SIM-{device_id(kind, adm).upper()}",
+                hash_password(demo_device_password(settings.sim_device_secret, device_id(kind, adm))),
+                adm,
+            )
+            for adm in admission_ids
+            for kind in DEVICE_KINDS
+        ]
+        with conn.cursor().copy("COPY devices (id, kind, serial, mqtt_password_hash, admission_id) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     return [FleetDevice(r[0], r[1], r[4], LOADTEST_WARD, "general") for r in rows]
@@ -102,11 +121,14 @@ def _loadtest_ward(conn: psycopg.Connection, n_patients: int) -> int:
     row = conn.execute(
         "INSERT INTO wards (code, name, pathway, bed_capacity, expected_reading_minutes)"
         " VALUES (%s, 'Load test (synthetic patients)', 'general', 0, 360)"
-        " ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code RETURNING id", (LOADTEST_WARD,)).fetchone()
+        " ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code RETURNING id",
+        (LOADTEST_WARD,),
+    ).fetchone()
     assert row is not None
     ward_id = int(row[0])
     conn.execute(
         "UPDATE wards SET bed_capacity = (SELECT count(*) FROM admissions"
         " WHERE ward_id = %(w)s AND discharged_at IS NULL) + %(n)s WHERE id = %(w)s",
-        {"w": ward_id, "n": n_patients})
+        {"w": ward_id, "n": n_patients},
+    )
     return ward_id

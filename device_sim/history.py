@@ -21,25 +21,40 @@ from ingest.store import store_readings
 from vward.config import Settings
 
 
-def backfill_history(conn: psycopg.Connection, settings: Settings, *, now: datetime, days: float = 2.0,
-                     every: timedelta = timedelta(hours=1), rng_seed: int = 0) -> int:
+def backfill_history(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    now: datetime,
+    days: float = 2.0,
+    every: timedelta = timedelta(hours=1),
+    rng_seed: int = 0,
+) -> int:
     """Stores hourly readings for every admitted patient who has none yet; returns how many were stored."""
-    silent = {row[0]: row[1] for row in conn.execute(
-        "SELECT a.id, a.admitted_at FROM admissions a LEFT JOIN observation_state o ON o.admission_id = a.id"
-        " WHERE a.discharged_at IS NULL AND o.admission_id IS NULL").fetchall()}
+    silent = {
+        row[0]: row[1]
+        for row in conn.execute(
+            "SELECT a.id, a.admitted_at FROM admissions a LEFT JOIN observation_state o ON o.admission_id = a.id"
+            " WHERE a.discharged_at IS NULL AND o.admission_id IS NULL"
+        ).fetchall()
+    }
     kits: dict[int, list[FleetDevice]] = defaultdict(list)
     for device in load_fleet(conn):
         if device.admission_id in silent:
             kits[device.admission_id].append(device)
     rng = random.Random(rng_seed)
-    patients = {a: new_patient(a, profile_for(kit[0].ward_code, kit[0].pathway, kit[0].spo2_scale), rng)
-                for a, kit in kits.items()}
+    patients = {
+        a: new_patient(a, profile_for(kit[0].ward_code, kit[0].pathway, kit[0].spo2_scale), rng)
+        for a, kit in kits.items()
+    }
     stored = 0
     at = now - timedelta(days=days)
     while at < now - every:
         batch = [
             _accepted(device, reading(device.kind, patients[a], at, at, rng), at)
-            for a, kit in kits.items() if silent[a] <= at for device in kit
+            for a, kit in kits.items()
+            if silent[a] <= at
+            for device in kit
         ]
         with conn.transaction():
             stored += store_readings(conn, batch, settings=settings, now=at, raise_alerts=False).stored
@@ -49,5 +64,6 @@ def backfill_history(conn: psycopg.Connection, settings: Settings, *, now: datet
 
 def _accepted(device: FleetDevice, values: dict[str, object], at: datetime) -> AcceptedReading:
     fields = {k: v for k, v in values.items() if k != "measured_at"}
-    return AcceptedReading(device_id=device.device_id, admission_id=device.admission_id, measured_at=at,
-                           received_at=at, **fields)  # type: ignore[arg-type]
+    return AcceptedReading(
+        device_id=device.device_id, admission_id=device.admission_id, measured_at=at, received_at=at, **fields
+    )  # type: ignore[arg-type]

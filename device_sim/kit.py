@@ -71,8 +71,7 @@ def interval(kind: str, config: KitConfig, rng: random.Random) -> timedelta:
     return config.spot_check_interval * (1.0 + config.spot_check_jitter * rng.uniform(-1.0, 1.0))
 
 
-def new_device(device_id: str, kind: str, sim_now: datetime, config: KitConfig,
-               rng: random.Random) -> DeviceState:
+def new_device(device_id: str, kind: str, sim_now: datetime, config: KitConfig, rng: random.Random) -> DeviceState:
     """A device whose first sample falls at a random point in its first interval (not all at once)."""
     if kind not in KIND_VITALS:
         raise ValueError(f"unknown device kind {kind!r}")
@@ -80,8 +79,9 @@ def new_device(device_id: str, kind: str, sim_now: datetime, config: KitConfig,
     return DeviceState(device_id=device_id, kind=kind, next_due=sim_now + first)
 
 
-def reading(kind: str, patient: Patient, sim_now: datetime, measured_at: datetime,
-            rng: random.Random) -> dict[str, object]:
+def reading(
+    kind: str, patient: Patient, sim_now: datetime, measured_at: datetime, rng: random.Random
+) -> dict[str, object]:
     """What this kind of device reports for the patient now, stamped with the real measurement time."""
     values: dict[str, object] = dict(measure(true_vitals(patient, sim_now), KIND_VITALS[kind], rng))
     if kind in _REPORTS_OXYGEN:
@@ -91,8 +91,16 @@ def reading(kind: str, patient: Patient, sim_now: datetime, measured_at: datetim
     return {"measured_at": measured_at.isoformat().replace("+00:00", "Z"), **values}
 
 
-def take_sample(state: DeviceState, patient: Patient, *, sim_now: datetime, real_now: datetime,
-                config: KitConfig, rng: random.Random, flush: bool = False) -> list[list[dict[str, object]]]:
+def take_sample(
+    state: DeviceState,
+    patient: Patient,
+    *,
+    sim_now: datetime,
+    real_now: datetime,
+    config: KitConfig,
+    rng: random.Random,
+    flush: bool = False,
+) -> list[list[dict[str, object]]]:
     """Measures, schedules the next sample, and returns the messages to publish now (often none).
 
     Offline devices keep their readings and publish them as batches with their original timestamps when
@@ -117,7 +125,8 @@ def take_sample(state: DeviceState, patient: Patient, *, sim_now: datetime, real
     batch_full = len(state.pending) >= batch_size
     if not (flush or batch_full):
         return []
-    messages = [state.pending[i:i + MAX_READINGS_PER_MESSAGE]
-                for i in range(0, len(state.pending), MAX_READINGS_PER_MESSAGE)]
+    messages = [
+        state.pending[i : i + MAX_READINGS_PER_MESSAGE] for i in range(0, len(state.pending), MAX_READINGS_PER_MESSAGE)
+    ]
     state.pending = []
     return messages

@@ -20,28 +20,73 @@ Profile = Literal["copd", "respiratory", "heart_failure", "frailty", "palliative
 # Per profile: (low, high) of each vital's resting mean, drawn once per patient; then P(on long-term oxygen).
 _BASELINE_RANGES: dict[Profile, dict[Vital, tuple[float, float]]] = {
     # COPD lives at SpO2 88–92% (its NEWS2 target range on Scale 2) and breathes faster.
-    "copd": {"rr": (17, 20), "spo2": (88.5, 91.5), "sbp": (120, 140), "dbp": (70, 85), "hr": (78, 92),
-             "temp": (36.4, 36.9)},
-    "respiratory": {"rr": (16, 19), "spo2": (94, 96), "sbp": (115, 135), "dbp": (70, 85), "hr": (72, 88),
-                    "temp": (36.5, 37.0)},
+    "copd": {
+        "rr": (17, 20),
+        "spo2": (88.5, 91.5),
+        "sbp": (120, 140),
+        "dbp": (70, 85),
+        "hr": (78, 92),
+        "temp": (36.4, 36.9),
+    },
+    "respiratory": {
+        "rr": (16, 19),
+        "spo2": (94, 96),
+        "sbp": (115, 135),
+        "dbp": (70, 85),
+        "hr": (72, 88),
+        "temp": (36.5, 37.0),
+    },
     # Heart failure: faster heart, lower systolic pressure (on beta blockers and ACE inhibitors).
-    "heart_failure": {"rr": (15, 18), "spo2": (94, 96), "sbp": (102, 118), "dbp": (60, 72), "hr": (80, 92),
-                      "temp": (36.4, 36.9)},
+    "heart_failure": {
+        "rr": (15, 18),
+        "spo2": (94, 96),
+        "sbp": (102, 118),
+        "dbp": (60, 72),
+        "hr": (80, 92),
+        "temp": (36.4, 36.9),
+    },
     # Frailty: older, cooler, slightly lower SpO2.
-    "frailty": {"rr": (15, 18), "spo2": (94, 96), "sbp": (125, 145), "dbp": (65, 80), "hr": (68, 82),
-                "temp": (36.0, 36.5)},
-    "palliative": {"rr": (16, 20), "spo2": (93, 96), "sbp": (105, 125), "dbp": (60, 75), "hr": (78, 95),
-                   "temp": (36.3, 36.9)},
-    "general": {"rr": (14, 17), "spo2": (96, 98), "sbp": (115, 135), "dbp": (70, 85), "hr": (65, 82),
-                "temp": (36.5, 37.0)},
-    "child": {"rr": (18, 22), "spo2": (97, 99), "sbp": (100, 115), "dbp": (60, 72), "hr": (85, 100),
-              "temp": (36.6, 37.1)},
+    "frailty": {
+        "rr": (15, 18),
+        "spo2": (94, 96),
+        "sbp": (125, 145),
+        "dbp": (65, 80),
+        "hr": (68, 82),
+        "temp": (36.0, 36.5),
+    },
+    "palliative": {
+        "rr": (16, 20),
+        "spo2": (93, 96),
+        "sbp": (105, 125),
+        "dbp": (60, 75),
+        "hr": (78, 95),
+        "temp": (36.3, 36.9),
+    },
+    "general": {
+        "rr": (14, 17),
+        "spo2": (96, 98),
+        "sbp": (115, 135),
+        "dbp": (70, 85),
+        "hr": (65, 82),
+        "temp": (36.5, 37.0),
+    },
+    "child": {
+        "rr": (18, 22),
+        "spo2": (97, 99),
+        "sbp": (100, 115),
+        "dbp": (60, 72),
+        "hr": (85, 100),
+        "temp": (36.6, 37.1),
+    },
 }
 _ON_OXYGEN_CHANCE: dict[Profile, float] = {"copd": 0.3, "palliative": 0.15, "respiratory": 0.05}
 
 _PATHWAY_PROFILE: dict[str, Profile] = {
-    "respiratory": "respiratory", "cardiology": "heart_failure", "frailty": "frailty",
-    "palliative": "palliative", "paediatrics": "child",
+    "respiratory": "respiratory",
+    "cardiology": "heart_failure",
+    "frailty": "frailty",
+    "palliative": "palliative",
+    "paediatrics": "child",
 }
 
 # Deltas at full intensity (severity 1.0). Sepsis: fever, fast heart and breathing, hypotension, confusion.
@@ -53,11 +98,22 @@ _EPISODE_EFFECTS: dict[EpisodeKind, dict[Vital, float]] = {
 # Measurement noise (standard deviation) of a home device reading.
 _NOISE_SD: dict[Vital, float] = {"rr": 1.2, "spo2": 0.8, "sbp": 5.0, "dbp": 3.5, "hr": 2.5, "temp": 0.12}
 # Circadian amplitude and the hour of the day each vital peaks.
-_CIRCADIAN: dict[Vital, tuple[float, float]] = {"temp": (0.3, 18.0), "hr": (5.0, 15.0), "sbp": (6.0, 10.0),
-                                                "dbp": (3.0, 10.0), "rr": (0.8, 15.0)}
+_CIRCADIAN: dict[Vital, tuple[float, float]] = {
+    "temp": (0.3, 18.0),
+    "hr": (5.0, 15.0),
+    "sbp": (6.0, 10.0),
+    "dbp": (3.0, 10.0),
+    "rr": (0.8, 15.0),
+}
 # Physiological limits the model never crosses (inside the MQTT contract's plausibility bounds).
-_LIMITS: dict[Vital, tuple[float, float]] = {"rr": (6, 50), "spo2": (60, 100), "sbp": (60, 240),
-                                             "dbp": (30, 140), "hr": (30, 200), "temp": (33.0, 42.0)}
+_LIMITS: dict[Vital, tuple[float, float]] = {
+    "rr": (6, 50),
+    "spo2": (60, 100),
+    "sbp": (60, 240),
+    "dbp": (30, 140),
+    "hr": (30, 200),
+    "temp": (33.0, 42.0),
+}
 
 
 def profile_for(ward_code: str, pathway: str, spo2_scale: int) -> Profile:
@@ -117,9 +173,13 @@ class Patient:
 def new_patient(key: int, profile: Profile, rng: random.Random) -> Patient:
     ranges = _BASELINE_RANGES[profile]
     baseline: dict[Vital, float] = {v: rng.uniform(lo, hi) for v, (lo, hi) in ranges.items()}
-    return Patient(key=key, profile=profile, baseline=baseline,
-                   on_oxygen=rng.random() < _ON_OXYGEN_CHANCE.get(profile, 0.0),
-                   circadian_shift_h=rng.uniform(-1.5, 1.5))
+    return Patient(
+        key=key,
+        profile=profile,
+        baseline=baseline,
+        on_oxygen=rng.random() < _ON_OXYGEN_CHANCE.get(profile, 0.0),
+        circadian_shift_h=rng.uniform(-1.5, 1.5),
+    )
 
 
 def _episode_kind(profile: Profile, rng: random.Random) -> EpisodeKind:
@@ -133,9 +193,12 @@ def _episode_kind(profile: Profile, rng: random.Random) -> EpisodeKind:
 def start_episode(patient: Patient, started_at: datetime, rng: random.Random) -> Patient:
     """The patient with a new deterioration episode of the kind their pathway makes likely."""
     episode = Episode(
-        kind=_episode_kind(patient.profile, rng), started_at=started_at,
-        onset=timedelta(hours=rng.uniform(2, 8)), plateau=timedelta(hours=rng.uniform(4, 24)),
-        recovery=timedelta(hours=rng.uniform(6, 36)), resolves=rng.random() < 0.7,
+        kind=_episode_kind(patient.profile, rng),
+        started_at=started_at,
+        onset=timedelta(hours=rng.uniform(2, 8)),
+        plateau=timedelta(hours=rng.uniform(4, 24)),
+        recovery=timedelta(hours=rng.uniform(6, 36)),
+        resolves=rng.random() < 0.7,
         severity=rng.uniform(0.7, 1.2),
     )
     return replace(patient, episode=episode)
@@ -145,8 +208,7 @@ def at_peak(patient: Patient, now: datetime, rng: random.Random) -> Patient:
     """The patient already deteriorated: an episode that reached its peak just now (demos, tests)."""
     with_episode = start_episode(patient, now, rng)
     assert with_episode.episode is not None
-    return replace(with_episode, episode=replace(with_episode.episode,
-                                                 started_at=now - with_episode.episode.onset))
+    return replace(with_episode, episode=replace(with_episode.episode, started_at=now - with_episode.episode.onset))
 
 
 def advance(patient: Patient, now: datetime, rng: random.Random, *, episode_rate_per_hour: float) -> Patient:
@@ -192,8 +254,7 @@ def round_half_up(value: float, step: float = 1.0) -> float:
     return math.floor(round(value / step, 9) + 0.5) * step  # round(): 36.45 / 0.1 is 364.4999…
 
 
-def measure(vitals: dict[Vital, float], fields: tuple[Vital, ...],
-            rng: random.Random) -> dict[str, float | int]:
+def measure(vitals: dict[Vital, float], fields: tuple[Vital, ...], rng: random.Random) -> dict[str, float | int]:
     """A device's reading of ``fields``: true value plus noise, within limits, rounded as the device shows."""
     out: dict[str, float | int] = {}
     for vital in fields:

@@ -54,8 +54,9 @@ class BrokerPool:
 
     def add(self, key: str, *, username: str, password: str, client_id: str) -> None:
         """Opens a connection (CONNECT sent; the CONNACK arrives through ``service``)."""
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                             clean_session=True)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True
+        )
         conn = _Conn(key, client)
         client.username_pw_set(username, password)
         client.max_inflight_messages_set(_MAX_INFLIGHT)
@@ -66,8 +67,7 @@ class BrokerPool:
         client.on_socket_close = lambda _c, _u, sock: self._unwatch(sock)
         self._conns[key] = conn
         try:
-            client.connect(self._settings.mqtt_host, self._settings.mqtt_port,
-                           self._settings.mqtt_keepalive_s)
+            client.connect(self._settings.mqtt_host, self._settings.mqtt_port, self._settings.mqtt_keepalive_s)
         except OSError as exc:
             log.warning("cannot reach the broker for %s: %s", key, exc)
 
@@ -93,8 +93,7 @@ class BrokerPool:
     def wait_connected(self, timeout_s: float) -> None:
         """Services the connections until each is accepted or refused, or the timeout passes."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(
-                not (c.connected or c.refused) for c in self._conns.values()):
+        while time.monotonic() < deadline and any(not (c.connected or c.refused) for c in self._conns.values()):
             self.service(0.05)
 
     def connected_count(self) -> int:
@@ -183,16 +182,26 @@ class BrokerPool:
                     log.warning("reconnect of %s failed: %s", conn.key, exc)
 
 
-def publish_readings(settings: Settings, device_id: str, readings: list[dict[str, object]], *,
-                     password: str | None = None, timeout_s: float = 10.0) -> None:
+def publish_readings(
+    settings: Settings,
+    device_id: str,
+    readings: list[dict[str, object]],
+    *,
+    password: str | None = None,
+    timeout_s: float = 10.0,
+) -> None:
     """Publishes one message as the device itself (demo credentials unless given) and waits for its PUBACK.
 
     For tests and scripts that need one known message; raises SimulatorError if refused or not acknowledged.
     """
     pool = BrokerPool(settings)
     try:
-        pool.add(device_id, username=device_id, client_id=device_id,
-                 password=password or demo_device_password(settings.sim_device_secret, device_id))
+        pool.add(
+            device_id,
+            username=device_id,
+            client_id=device_id,
+            password=password or demo_device_password(settings.sim_device_secret, device_id),
+        )
         pool.wait_connected(timeout_s)
         if not pool.connected_count():
             raise SimulatorError(f"the broker did not accept {device_id}")

@@ -58,14 +58,26 @@ class SimStats:
 
     def line(self) -> str:
         rate = self.sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
-        return (f"{self.elapsed_s:7.1f}s devices={self.devices} sent={self.sent} acked={self.acked}"
-                f" rate={rate:.0f}/s readings={self.readings} offline={self.offline}"
-                f" buffered={self.buffered} refused={self.refused}")
+        return (
+            f"{self.elapsed_s:7.1f}s devices={self.devices} sent={self.sent} acked={self.acked}"
+            f" rate={rate:.0f}/s readings={self.readings} offline={self.offline}"
+            f" buffered={self.buffered} refused={self.refused}"
+        )
 
 
 class _Simulation:
-    def __init__(self, settings: Settings, *, speed: float, rate: float | None, rng_seed: int, kit: KitConfig,
-                 episode_rate_per_hour: float, per_device: bool, loadgen_connections: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        speed: float,
+        rate: float | None,
+        rng_seed: int,
+        kit: KitConfig,
+        episode_rate_per_hour: float,
+        per_device: bool,
+        loadgen_connections: int,
+    ) -> None:
         self.settings, self.speed, self.rate, self.kit = settings, speed, rate, kit
         self.rng_seed, self.episode_rate = rng_seed, episode_rate_per_hour
         self.rng = random.Random(rng_seed)
@@ -91,9 +103,12 @@ class _Simulation:
 
     def open_loadgen(self) -> None:
         for i in range(self.loadgen_connections):
-            self.pool.add(f"loadgen-{i}", username=LOADGEN_USERNAME,
-                          password=self.settings.mqtt_loadgen_password,
-                          client_id=f"vward-loadgen-{os.getpid()}-{i}")
+            self.pool.add(
+                f"loadgen-{i}",
+                username=LOADGEN_USERNAME,
+                password=self.settings.mqtt_loadgen_password,
+                client_id=f"vward-loadgen-{os.getpid()}-{i}",
+            )
 
     def set_fleet(self, fleet: Sequence[FleetDevice], deteriorate_fraction: float = 0.0) -> None:
         """Starts new devices and patients; stops those no longer in the fleet (discharged)."""
@@ -123,19 +138,23 @@ class _Simulation:
             heapq.heappush(self.heap, (state.next_due, self.seq, dev_id))
             self.seq += 1
             if self.per_device:
-                self.pool.add(dev_id, username=dev_id, client_id=dev_id,
-                              password=demo_device_password(self.settings.sim_device_secret, dev_id))
+                self.pool.add(
+                    dev_id,
+                    username=dev_id,
+                    client_id=dev_id,
+                    password=demo_device_password(self.settings.sim_device_secret, dev_id),
+                )
         self.order = sorted(self.devices)
         self.rng.shuffle(self.order)
 
     def sample(self, dev_id: str, *, flush: bool) -> None:
         dev, state = self.devices[dev_id]
         sim_now = self.sim_now()
-        patient = advance(self.patients[dev.admission_id], sim_now, self.rng,
-                          episode_rate_per_hour=self.episode_rate)
+        patient = advance(self.patients[dev.admission_id], sim_now, self.rng, episode_rate_per_hour=self.episode_rate)
         self.patients[dev.admission_id] = patient
-        messages = take_sample(state, patient, sim_now=sim_now, real_now=datetime.now(UTC), config=self.kit,
-                               rng=self.rng, flush=flush)
+        messages = take_sample(
+            state, patient, sim_now=sim_now, real_now=datetime.now(UTC), config=self.kit, rng=self.rng, flush=flush
+        )
         for message in messages:
             self.pool.publish(self.conn_key(dev_id), dev_id, message)
             self.readings += len(message)
@@ -166,19 +185,36 @@ class _Simulation:
 
     def stats(self) -> SimStats:
         states = [s for _, s in self.devices.values()]
-        return SimStats(devices=len(states), sent=self.pool.sent, acked=self.pool.acked,
-                        readings=self.readings, offline=sum(s.offline for s in states),
-                        buffered=sum(len(s.pending) for s in states),
-                        refused=len(self.pool.refused), elapsed_s=time.monotonic() - self.t0)
+        return SimStats(
+            devices=len(states),
+            sent=self.pool.sent,
+            acked=self.pool.acked,
+            readings=self.readings,
+            offline=sum(s.offline for s in states),
+            buffered=sum(len(s.pending) for s in states),
+            refused=len(self.pool.refused),
+            elapsed_s=time.monotonic() - self.t0,
+        )
 
 
-def run_simulation(settings: Settings, fleet: FleetSource, *, speed: float = 1.0, rate: float | None = None,
-                   duration_s: float | None = None, rng_seed: int = 0,
-                   stop_event: threading.Event | None = None,
-                   kit: KitConfig | None = None, deteriorate_fraction: float = 0.0,
-                   episode_rate_per_hour: float = 0.005, per_device_connections: bool | None = None,
-                   loadgen_connections: int = 4, refresh_every_s: float = 30.0, progress_every_s: float = 5.0,
-                   on_progress: Callable[[SimStats], None] | None = None) -> SimStats:
+def run_simulation(
+    settings: Settings,
+    fleet: FleetSource,
+    *,
+    speed: float = 1.0,
+    rate: float | None = None,
+    duration_s: float | None = None,
+    rng_seed: int = 0,
+    stop_event: threading.Event | None = None,
+    kit: KitConfig | None = None,
+    deteriorate_fraction: float = 0.0,
+    episode_rate_per_hour: float = 0.005,
+    per_device_connections: bool | None = None,
+    loadgen_connections: int = 4,
+    refresh_every_s: float = 30.0,
+    progress_every_s: float = 5.0,
+    on_progress: Callable[[SimStats], None] | None = None,
+) -> SimStats:
     """Drives the fleet until ``duration_s`` passes or ``stop_event`` is set; returns the totals.
 
     ``fleet`` is a list of devices, or a function re-called every ``refresh_every_s`` (new admissions start
@@ -191,9 +227,16 @@ def run_simulation(settings: Settings, fleet: FleetSource, *, speed: float = 1.0
     source = fleet if callable(fleet) else None
     initial = list(source() if source else fleet)  # type: ignore[operator, arg-type]
     per_device = len(initial) <= PER_DEVICE_MAX if per_device_connections is None else per_device_connections
-    sim = _Simulation(settings, speed=speed, rate=rate, rng_seed=rng_seed, kit=kit or KitConfig(),
-                      episode_rate_per_hour=episode_rate_per_hour, per_device=per_device,
-                      loadgen_connections=max(1, loadgen_connections))
+    sim = _Simulation(
+        settings,
+        speed=speed,
+        rate=rate,
+        rng_seed=rng_seed,
+        kit=kit or KitConfig(),
+        episode_rate_per_hour=episode_rate_per_hour,
+        per_device=per_device,
+        loadgen_connections=max(1, loadgen_connections),
+    )
     stop_event = stop_event or threading.Event()
     try:
         if not per_device:
@@ -202,8 +245,10 @@ def run_simulation(settings: Settings, fleet: FleetSource, *, speed: float = 1.0
         sim.pool.wait_connected(10.0)
         sim.t0 = time.monotonic()  # rate and duration count from here, not from the setup of a large fleet
         if sim.pool.refused and not sim.pool.connected_count():
-            raise SimulatorError("the broker refused every connection: are the device credentials synced"
-                                 " (vward.services.sync_device_credentials) and the secrets the same?")
+            raise SimulatorError(
+                "the broker refused every connection: are the device credentials synced"
+                " (vward.services.sync_device_credentials) and the secrets the same?"
+            )
         last_progress = last_refresh = time.monotonic()
         while not stop_event.is_set():
             now = time.monotonic()

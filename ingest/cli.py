@@ -17,8 +17,13 @@ log = logging.getLogger(__name__)
 
 
 @click.command("ingest")
-@click.option("--index", default=0, show_default=True, type=click.IntRange(0, 999),
-              help="Process number: fixes the MQTT client id (and session) and offsets the metrics port.")
+@click.option(
+    "--index",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 999),
+    help="Process number: fixes the MQTT client id (and session) and offsets the metrics port.",
+)
 @click.option("--leave", is_flag=True, help="On exit, unsubscribe and drain (scaling down for good).")
 def ingest_command(index: int, leave: bool) -> None:
     """Subscribe to device readings, validate, score, store; ack after commit."""

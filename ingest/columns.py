@@ -99,8 +99,14 @@ class ReadingColumns:
 
     def slice(self, start: int, stop: int) -> ReadingColumns:
         """Rows start..stop (views; the device list is shared)."""
-        return ReadingColumns(self.device_ids, self.device[start:stop], self.admission_id[start:stop],
-                              self.measured_at[start:stop], self.received_at[start:stop], self.values[start:stop])
+        return ReadingColumns(
+            self.device_ids,
+            self.device[start:stop],
+            self.admission_id[start:stop],
+            self.measured_at[start:stop],
+            self.received_at[start:stop],
+            self.values[start:stop],
+        )
 
     def set_values(self) -> np.ndarray:
         """The NEWS2 inputs, (n, 7) in ``observation_sets.SET_PARAMETERS`` order."""

@@ -50,13 +50,20 @@ class StoreRequest:
     def message(self, i: int, start: int) -> StoreRequest:
         """Message ``i`` alone, its readings starting at row ``start``."""
         rejected = {0: self.rejections[i]} if i in self.rejections else {}
-        return StoreRequest(self.readings.slice(start, start + self.accepted[i]), [self.topics[i]],
-                            [self.payloads[i]], [self.received_at[i]], [self.accepted[i]], rejected)
+        return StoreRequest(
+            self.readings.slice(start, start + self.accepted[i]),
+            [self.topics[i]],
+            [self.payloads[i]],
+            [self.received_at[i]],
+            [self.accepted[i]],
+            rejected,
+        )
 
     def refused(self, reason: Rejection) -> StoreRequest:
         """This single message with its readings dropped and the whole message quarantined for ``reason``."""
-        return StoreRequest(self.readings.slice(0, 0), self.topics, self.payloads, self.received_at, [0],
-                            {0: (reason,)})
+        return StoreRequest(
+            self.readings.slice(0, 0), self.topics, self.payloads, self.received_at, [0], {0: (reason,)}
+        )
 
 
 @dataclass(frozen=True)
@@ -131,8 +138,11 @@ class BatchCommitter:
             quarantined = _quarantine_rows(request)
             if quarantined:
                 with conn.cursor() as cur:
-                    cur.executemany("INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
-                                    " VALUES (%s, %s, %s, %s, %s, %s)", quarantined)
+                    cur.executemany(
+                        "INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
+                        " VALUES (%s, %s, %s, %s, %s, %s)",
+                        quarantined,
+                    )
         return result.stored, result.duplicates, [str(row[3]) for row in quarantined]
 
     def _commit_one_by_one(self, request: StoreRequest) -> tuple[int, int, list[str]]:
@@ -168,7 +178,14 @@ class BatchCommitter:
 
 def _quarantine_rows(request: StoreRequest) -> list[tuple[object, ...]]:
     return [
-        (request.received_at[i], request.topics[i], rejection.device_id, rejection.reason.value, rejection.detail,
-         rejection.raw if rejection.raw is not None else request.payloads[i])
-        for i, rejections in request.rejections.items() for rejection in rejections
+        (
+            request.received_at[i],
+            request.topics[i],
+            rejection.device_id,
+            rejection.reason.value,
+            rejection.detail,
+            rejection.raw if rejection.raw is not None else request.payloads[i],
+        )
+        for i, rejections in request.rejections.items()
+        for rejection in rejections
     ]

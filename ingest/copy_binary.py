@@ -83,8 +83,7 @@ def copy_payload(columns: Sequence[Column]) -> bytes:
     n = columns[0].used.shape[0]
     field_count = np.broadcast_to(np.array([len(columns)], dtype=">i2").view(np.uint8), (n, 2))
     cells = np.hstack([field_count, *(c.cells for c in columns)])
-    keep = np.hstack([np.ones((n, 2), dtype=bool),
-                      *(np.arange(c.cells.shape[1]) < c.used[:, None] for c in columns)])
+    keep = np.hstack([np.ones((n, 2), dtype=bool), *(np.arange(c.cells.shape[1]) < c.used[:, None] for c in columns)])
     return _HEADER + cells[keep].tobytes() + _TRAILER
 
 

@@ -23,8 +23,9 @@ _QUERY = (
 
 
 class DeviceDirectory:
-    def __init__(self, conn_factory: Callable[[], psycopg.Connection], ttl_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, conn_factory: Callable[[], psycopg.Connection], ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._conn_factory = conn_factory
         self._ttl_s = ttl_s
         self._clock = clock

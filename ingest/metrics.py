@@ -22,19 +22,30 @@ class IngestMetrics:
         self.registry = CollectorRegistry()
         self.received = Counter("vward_ingest_messages_received", "MQTT messages received", registry=self.registry)
         self.stored = Counter("vward_ingest_readings_stored", "Readings committed", registry=self.registry)
-        self.duplicates = Counter("vward_ingest_readings_duplicate", "Redelivered readings already stored",
-                                  registry=self.registry)
-        self.quarantined = Counter("vward_ingest_quarantined", "Messages or readings quarantined", ["reason"],
-                                   registry=self.registry)
-        self.batch_seconds = Histogram("vward_ingest_batch_seconds", "Time to score, store and commit a batch",
-                                       registry=self.registry,
-                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-        self.batch_readings = Histogram("vward_ingest_batch_readings", "Readings per committed batch",
-                                        registry=self.registry, buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000))
-        self.connected = Gauge("vward_ingest_broker_connected", "1 while connected to the broker",
-                               registry=self.registry)
-        self.last_commit = Gauge("vward_ingest_last_commit_timestamp", "Unix time of the last commit",
-                                 registry=self.registry)
+        self.duplicates = Counter(
+            "vward_ingest_readings_duplicate", "Redelivered readings already stored", registry=self.registry
+        )
+        self.quarantined = Counter(
+            "vward_ingest_quarantined", "Messages or readings quarantined", ["reason"], registry=self.registry
+        )
+        self.batch_seconds = Histogram(
+            "vward_ingest_batch_seconds",
+            "Time to score, store and commit a batch",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.batch_readings = Histogram(
+            "vward_ingest_batch_readings",
+            "Readings per committed batch",
+            registry=self.registry,
+            buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
+        )
+        self.connected = Gauge(
+            "vward_ingest_broker_connected", "1 while connected to the broker", registry=self.registry
+        )
+        self.last_commit = Gauge(
+            "vward_ingest_last_commit_timestamp", "Unix time of the last commit", registry=self.registry
+        )
         self.started_at = time.time()
         self.is_connected = False
         self.last_commit_at: float | None = None
@@ -48,9 +59,11 @@ class IngestMetrics:
         self.last_commit.set(self.last_commit_at)
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        return self.is_connected, {"status": "ok" if self.is_connected else "broker disconnected",
-                                   "uptime_s": round(time.time() - self.started_at, 1),
-                                   "last_commit": self.last_commit_at}
+        return self.is_connected, {
+            "status": "ok" if self.is_connected else "broker disconnected",
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "last_commit": self.last_commit_at,
+        }
 
 
 def serve(metrics: IngestMetrics, host: str, port: int) -> ThreadingHTTPServer:

@@ -61,8 +61,9 @@ class BatchSets:
     states: States
 
 
-def build_sets(admission: np.ndarray, at: np.ndarray, values: np.ndarray, states: States,
-               window: timedelta) -> BatchSets:
+def build_sets(
+    admission: np.ndarray, at: np.ndarray, values: np.ndarray, states: States, window: timedelta
+) -> BatchSets:
     """Sets for n readings of admissions ``admission`` (row indices into ``states``) measured ``at``.
 
     ``values`` is (n, 7) in ``SET_PARAMETERS`` order, NaN where the reading does not carry a parameter.

@@ -41,8 +41,20 @@ from vward import db
 from vward.config import Settings
 
 _COLUMNS = (
-    "device_id", "admission_id", "measured_at", "received_at", *VALUE_COLUMNS, "news2_total", "news2_complete",
-    "news2_risk", "score_rr", "score_spo2", "score_air_oxygen", "score_sbp", "score_pulse", "score_consciousness",
+    "device_id",
+    "admission_id",
+    "measured_at",
+    "received_at",
+    *VALUE_COLUMNS,
+    "news2_total",
+    "news2_complete",
+    "news2_risk",
+    "score_rr",
+    "score_spo2",
+    "score_air_oxygen",
+    "score_sbp",
+    "score_pulse",
+    "score_consciousness",
     "score_temp",
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
@@ -56,15 +68,23 @@ class StoreResult:
     duplicates: int
 
 
-def store_readings(conn: psycopg.Connection, readings: Sequence[AcceptedReading], *, settings: Settings,
-                   now: datetime, raise_alerts: bool = True) -> StoreResult:
+def store_readings(
+    conn: psycopg.Connection,
+    readings: Sequence[AcceptedReading],
+    *,
+    settings: Settings,
+    now: datetime,
+    raise_alerts: bool = True,
+) -> StoreResult:
     """``store_columns`` for callers holding reading tuples (hand-entered observations, imported history)."""
-    return store_columns(conn, ReadingColumns.from_accepted(readings), settings=settings, now=now,
-                         raise_alerts=raise_alerts)
+    return store_columns(
+        conn, ReadingColumns.from_accepted(readings), settings=settings, now=now, raise_alerts=raise_alerts
+    )
 
 
-def store_columns(conn: psycopg.Connection, batch: ReadingColumns, *, settings: Settings, now: datetime,
-                  raise_alerts: bool = True) -> StoreResult:
+def store_columns(
+    conn: psycopg.Connection, batch: ReadingColumns, *, settings: Settings, now: datetime, raise_alerts: bool = True
+) -> StoreResult:
     """Scores and stores ``batch`` and applies the alert rules, without committing.
 
     ``raise_alerts=False`` is for importing history (readings are scored exactly the same, but nobody is
@@ -87,13 +107,30 @@ def store_columns(conn: psycopg.Connection, batch: ReadingColumns, *, settings: 
     latest = news2.score(**scorer_columns(current[known], scales[known]))
     observed = [from_micros(t) for t in newest[known].tolist()]
     sub_scores = latest.sub_scores.tolist()
-    record_scores(conn, [
-        LatestSet(admission_id=admission_id, observed_at=observed_at, total=total, risk=news2.RISK_LEVELS[risk],
-                  complete=complete, sub_scores=tuple(None if s == news2.MISSING else s for s in sub))
-        for admission_id, observed_at, total, risk, complete, sub in zip(
-            admission_ids[known].tolist(), observed, latest.total.tolist(), latest.risk.tolist(),
-            latest.complete.tolist(), sub_scores, strict=True)
-    ], settings=settings, now=now)
+    record_scores(
+        conn,
+        [
+            LatestSet(
+                admission_id=admission_id,
+                observed_at=observed_at,
+                total=total,
+                risk=news2.RISK_LEVELS[risk],
+                complete=complete,
+                sub_scores=tuple(None if s == news2.MISSING else s for s in sub),
+            )
+            for admission_id, observed_at, total, risk, complete, sub in zip(
+                admission_ids[known].tolist(),
+                observed,
+                latest.total.tolist(),
+                latest.risk.tolist(),
+                latest.complete.tolist(),
+                sub_scores,
+                strict=True,
+            )
+        ],
+        settings=settings,
+        now=now,
+    )
     return StoreResult(stored, len(batch) - stored)
 
 
@@ -101,17 +138,19 @@ def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores, scored: np.n
     """The readings with their scores (NULL where ``scored`` is False) as one binary COPY stream."""
     sub = scores.sub_scores
     risk = np.where(scored, scores.risk, len(news2.RISK_LEVELS)).astype(np.int64)
-    return copy_binary.copy_payload([
-        copy_binary.text(batch.device, batch.device_ids),
-        copy_binary.int8(batch.admission_id),
-        copy_binary.timestamptz(batch.measured_at),
-        copy_binary.timestamptz(batch.received_at),
-        *(_value_column(name, batch.column(name)) for name in VALUE_COLUMNS),
-        copy_binary.int2(scores.total, scored),
-        copy_binary.boolean(scores.complete, scored),
-        copy_binary.text(risk, _RISK_VOCABULARY),
-        *(copy_binary.int2(sub[:, k], scored & (sub[:, k] != news2.MISSING)) for k in range(len(news2.PARAMETERS))),
-    ])
+    return copy_binary.copy_payload(
+        [
+            copy_binary.text(batch.device, batch.device_ids),
+            copy_binary.int8(batch.admission_id),
+            copy_binary.timestamptz(batch.measured_at),
+            copy_binary.timestamptz(batch.received_at),
+            *(_value_column(name, batch.column(name)) for name in VALUE_COLUMNS),
+            copy_binary.int2(scores.total, scored),
+            copy_binary.boolean(scores.complete, scored),
+            copy_binary.text(risk, _RISK_VOCABULARY),
+            *(copy_binary.int2(sub[:, k], scored & (sub[:, k] != news2.MISSING)) for k in range(len(news2.PARAMETERS))),
+        ]
+    )
 
 
 def _state_columns() -> str:
@@ -121,6 +160,7 @@ def _state_columns() -> str:
     (38.05 stored comes back as 38.05, not 38.0499992...), so a value carried forward from an earlier batch
     bands exactly as it did when it arrived.
     """
+
     def value(name: str) -> str:
         if name == "on_oxygen":
             return "CASE WHEN o.on_oxygen THEN 1.0::float8 WHEN NOT o.on_oxygen THEN 0.0::float8 END"
@@ -149,12 +189,13 @@ def _lock_states(conn: psycopg.Connection, admission_ids: list[int]) -> tuple[St
     """Locks (creating if needed) the admissions' observation state rows, in id order to avoid deadlocks;
     returns them with each admission's SpO2 scale and whether NEWS2 applies (an adult when admitted)."""
     ids = db.bigint_array(admission_ids)
-    conn.execute("INSERT INTO observation_state (admission_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
-                 (ids,))
+    conn.execute(
+        "INSERT INTO observation_state (admission_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING", (ids,)
+    )
     rows = conn.execute(_LOCK_STATES, (ids,)).fetchall()
     # Microsecond times (< 2**53) and NEVER (-2**63) are exact in float64, so one conversion does for all.
     table = np.array(rows, dtype=np.float64).reshape(len(rows), 2 + 2 * len(SET_PARAMETERS))
-    values, times = table[:, 2:2 + len(SET_PARAMETERS)], table[:, 2 + len(SET_PARAMETERS):].astype(np.int64)
+    values, times = table[:, 2 : 2 + len(SET_PARAMETERS)], table[:, 2 + len(SET_PARAMETERS) :].astype(np.int64)
     states = States(np.where(times == NEVER, np.nan, values), times)
     return states, table[:, 0].astype(np.int8), table[:, 1] == 1.0
 
@@ -171,10 +212,12 @@ def _save_states(conn: psycopg.Connection, admission_ids: np.ndarray, states: St
     columns.append(copy_binary.timestamptz(newest, newest != NEVER))
     names = ", ".join(f"{name}, {name}_at" for name in SET_PARAMETERS)
     with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS observation_state_staging"
-                    " (LIKE observation_state) ON COMMIT DELETE ROWS")
-        with cur.copy(f"COPY observation_state_staging (admission_id, {names}, last_reading_at)"
-                      " FROM STDIN (FORMAT BINARY)") as copy:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS observation_state_staging (LIKE observation_state) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(
+            f"COPY observation_state_staging (admission_id, {names}, last_reading_at) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
             copy.write(copy_binary.copy_payload(columns))
         cur.execute(_SAVE_STATES)
 
@@ -184,8 +227,9 @@ def _value_column(name: str, value: np.ndarray) -> copy_binary.Column:
     if name == "on_oxygen":
         return copy_binary.boolean(value == 1.0, ~np.isnan(value))
     if name == "consciousness":
-        return copy_binary.text(np.where(np.isnan(value), len(CONSCIOUSNESS_CODES), value).astype(np.int64),
-                                _CONSCIOUSNESS_VOCABULARY)
+        return copy_binary.text(
+            np.where(np.isnan(value), len(CONSCIOUSNESS_CODES), value).astype(np.int64), _CONSCIOUSNESS_VOCABULARY
+        )
     return copy_binary.float4(value)
 
 
@@ -198,12 +242,15 @@ def _copy_rows(conn: psycopg.Connection, payload: bytes, rows: int) -> int:
     except errors.UniqueViolation:
         pass
     with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS readings_staging"
-                    " (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS readings_staging (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
         cur.execute("TRUNCATE readings_staging")
         _copy_into(cur, "readings_staging", payload)
-        cur.execute(f"INSERT INTO readings ({_COLUMN_LIST}) SELECT DISTINCT ON (device_id, measured_at)"
-                    f" {_COLUMN_LIST} FROM readings_staging ON CONFLICT DO NOTHING")
+        cur.execute(
+            f"INSERT INTO readings ({_COLUMN_LIST}) SELECT DISTINCT ON (device_id, measured_at)"
+            f" {_COLUMN_LIST} FROM readings_staging ON CONFLICT DO NOTHING"
+        )
         return cur.rowcount
 
 

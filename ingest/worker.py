@@ -68,8 +68,9 @@ class Batch:
         """What the writer process needs: the readings as columns, the messages for quarantine."""
         messages = self.messages
         return StoreRequest(
-            ReadingColumns.from_groups(ReadingGroup(m.device_id, m.admission_id, m.received_at, m.accepted)
-                                       for m in messages),
+            ReadingColumns.from_groups(
+                ReadingGroup(m.device_id, m.admission_id, m.received_at, m.accepted) for m in messages
+            ),
             topics=[m.topic for m in messages],
             payloads=[m.payload for m in messages],
             received_at=[m.received_at for m in messages],
@@ -79,21 +80,32 @@ class Batch:
 
 
 class IngestWorker:
-    def __init__(self, settings: Settings, *, metrics: IngestMetrics, client_id: str,
-                 now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, *, metrics: IngestMetrics, client_id: str, now: Callable[[], datetime] = utc_now
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.now = now
-        self.limits = Limits(settings.ingest_max_payload_bytes, settings.ingest_late_window,
-                             settings.ingest_future_tolerance)
-        self.devices = DeviceDirectory(lambda: db.connect(settings, autocommit=True),
-                                       settings.ingest_device_cache_ttl_s)
+        self.limits = Limits(
+            settings.ingest_max_payload_bytes, settings.ingest_late_window, settings.ingest_future_tolerance
+        )
+        self.devices = DeviceDirectory(
+            lambda: db.connect(settings, autocommit=True), settings.ingest_device_cache_ttl_s
+        )
         self.batch = Batch()
         self.generation = 0
-        self.topic = (f"$share/{settings.mqtt_shared_group}/{READINGS_TOPIC_FILTER}"
-                      if settings.mqtt_shared_group else READINGS_TOPIC_FILTER)
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True)
+        self.topic = (
+            f"$share/{settings.mqtt_shared_group}/{READINGS_TOPIC_FILTER}"
+            if settings.mqtt_shared_group
+            else READINGS_TOPIC_FILTER
+        )
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+            manual_ack=True,
+        )
         self.client.username_pw_set(settings.mqtt_ingest_username, settings.mqtt_ingest_password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -102,8 +114,9 @@ class IngestWorker:
         self.writer: BatchWriter[Batch]  # started by run()
 
     # -- paho callbacks: decode and append only ------------------------------------------------------
-    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object,
-                    reason: mqtt.ReasonCode, _props: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode, _props: object
+    ) -> None:
         if reason.is_failure:
             log.error("broker refused ingest connection: %s", reason)
             return
@@ -113,8 +126,9 @@ class IngestWorker:
         self.subscribed.set()
         log.info("connected to broker, subscribed to %s", self.topic)
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
-                       reason: mqtt.ReasonCode, _props: object) -> None:
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode, _props: object
+    ) -> None:
         self.metrics.set_connected(False)
         (log.warning if reason.is_failure else log.info)("disconnected from broker: %s", reason)
 
@@ -146,12 +160,20 @@ class IngestWorker:
             earliest = assignment.admitted_at
         for reading in readings:
             at = reading.measured_at
-            reason = None if earliest <= at <= latest else check_reading(
-                reading, assignment, now=received_at, limits=self.limits)
+            reason = (
+                None
+                if earliest <= at <= latest
+                else check_reading(reading, assignment, now=received_at, limits=self.limits)
+            )
             if reason is not None:
-                message.rejected.append(Rejection(
-                    reason, f"measured_at {at.isoformat()}", device_id,
-                    reading.model_dump_json(exclude_none=True).encode() if len(readings) > 1 else None))
+                message.rejected.append(
+                    Rejection(
+                        reason,
+                        f"measured_at {at.isoformat()}",
+                        device_id,
+                        reading.model_dump_json(exclude_none=True).encode() if len(readings) > 1 else None,
+                    )
+                )
                 continue
             message.accepted.append(reading)
 
@@ -160,8 +182,7 @@ class IngestWorker:
         """Runs until ``stop`` is set, then flushes the open batch and disconnects."""
         self.writer = BatchWriter(self.settings)
         try:
-            self.client.connect(self.settings.mqtt_host, self.settings.mqtt_port,
-                                self.settings.mqtt_keepalive_s)
+            self.client.connect(self.settings.mqtt_host, self.settings.mqtt_port, self.settings.mqtt_keepalive_s)
             next_check = 0.0
             while not stop.is_set():
                 if self.client.loop(timeout=self._loop_timeout()) != mqtt.MQTT_ERR_SUCCESS:
@@ -187,8 +208,11 @@ class IngestWorker:
     def _loop_timeout(self) -> float:
         """Until the open batch is due; polling while a commit is in flight, whose acks should go out soon."""
         max_wait = self.settings.ingest_batch_max_wait_s
-        timeout = max_wait if not self.batch.messages else max(
-            0.0, min(max_wait, self.batch.opened_at + max_wait - time.monotonic()))
+        timeout = (
+            max_wait
+            if not self.batch.messages
+            else max(0.0, min(max_wait, self.batch.opened_at + max_wait - time.monotonic()))
+        )
         return _WRITER_POLL_S if self.writer.busy() else timeout
 
     def _batch_at_limit(self) -> bool:
@@ -200,7 +224,8 @@ class IngestWorker:
 
     def _batch_due(self) -> bool:
         return bool(self.batch.messages) and (
-            self._batch_full() or time.monotonic() - self.batch.opened_at >= self.settings.ingest_batch_max_wait_s)
+            self._batch_full() or time.monotonic() - self.batch.opened_at >= self.settings.ingest_batch_max_wait_s
+        )
 
     def _hand_over(self) -> None:
         """Gives the open batch to the writer (waiting for the previous commit) and starts a new one."""

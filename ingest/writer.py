@@ -40,8 +40,9 @@ class BatchWriter(Generic[T]):
     def __init__(self, settings: Settings) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs paho's threads
         self._pipe, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end, settings, logging.getLogger().level),
-                                        name="ingest-writer", daemon=True)
+        self._process = context.Process(
+            target=_serve, args=(child_end, settings, logging.getLogger().level), name="ingest-writer", daemon=True
+        )
         self._process.start()
         child_end.close()
         self._pending: T | None = None

@@ -31,9 +31,20 @@ def settings(test_services: EphemeralServices) -> Settings:
 
 
 _DATA_TABLES = (
-    "readings", "quarantine", "observation_state", "audit_log", "alert_events", "alert_notes", "alerts",
-    "push_subscriptions", "devices", "admissions", "patients",
-    "user_wards", "users", "wards",
+    "readings",
+    "quarantine",
+    "observation_state",
+    "audit_log",
+    "alert_events",
+    "alert_notes",
+    "alerts",
+    "push_subscriptions",
+    "devices",
+    "admissions",
+    "patients",
+    "user_wards",
+    "users",
+    "wards",
 )
 
 
@@ -43,11 +54,14 @@ def clean_db(settings: Settings) -> Iterator[psycopg.Connection]:
     from vward.seed import seed_wards
 
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        extra = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename NOT LIKE 'readings_%%' AND tablename NOT LIKE '\\_yoyo%%'"
-            " AND tablename <> 'yoyo_lock'"
-        ).fetchall()]
+        extra = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename NOT LIKE 'readings_%%' AND tablename NOT LIKE '\\_yoyo%%'"
+                " AND tablename <> 'yoyo_lock'"
+            ).fetchall()
+        ]
         tables = ", ".join(sorted(set(_DATA_TABLES) | set(extra)))
         conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         db.maintain_readings(conn, settings)
@@ -93,8 +107,11 @@ def running_ingest(settings: Settings) -> Iterator[object]:
     from ingest.worker import IngestWorker
 
     stop = threading.Event()
-    worker = IngestWorker(settings.model_copy(update={"mqtt_shared_group": None}), metrics=IngestMetrics(),
-                          client_id=f"vward-ingest-test-{uuid.uuid4().hex[:8]}")
+    worker = IngestWorker(
+        settings.model_copy(update={"mqtt_shared_group": None}),
+        metrics=IngestMetrics(),
+        client_id=f"vward-ingest-test-{uuid.uuid4().hex[:8]}",
+    )
     thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"leave": True}, daemon=True)
     thread.start()
     assert worker.subscribed.wait(10), "ingest did not subscribe"
@@ -102,3 +119,15 @@ def running_ingest(settings: Settings) -> Iterator[object]:
     stop.set()
     thread.join(15)
     assert not thread.is_alive(), "ingest did not stop"
+
+
+_MARKERS_BY_FOLDER = {"integration": ("integration",), "browser": ("browser", "integration")}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test by the folder it lives in, so no file can forget its marker."""
+    for item in items:
+        for folder, markers in _MARKERS_BY_FOLDER.items():
+            if f"tests/{folder}/" in item.path.as_posix():
+                for marker in markers:
+                    item.add_marker(getattr(pytest.mark, marker))

@@ -62,9 +62,16 @@ class Reading(BaseModel):
         sbp, dbp = fields["sbp"], fields["dbp"]
         if dbp is not None and sbp is not None and dbp >= sbp:
             raise ValueError("diastolic pressure must be below systolic")
-        if (fields["rr"] is None and fields["spo2"] is None and fields["hr"] is None and sbp is None
-                and dbp is None and fields["temp"] is None and fields["on_oxygen"] is None
-                and fields["consciousness"] is None):
+        if (
+            fields["rr"] is None
+            and fields["spo2"] is None
+            and fields["hr"] is None
+            and sbp is None
+            and dbp is None
+            and fields["temp"] is None
+            and fields["on_oxygen"] is None
+            and fields["consciousness"] is None
+        ):
             raise ValueError("a reading must carry at least one vital sign")
         return self
 

@@ -52,11 +52,18 @@ def ephemeral_services(prefix: str = "vward-test-", **overrides: Any) -> Iterato
     }
     settings = Settings(**values)
     try:
-        services.start_postgres(base, ports.postgres, user="vward", password="test-pw", database="vward",
-                                use_timescaledb=settings.timescaledb == "auto")
+        services.start_postgres(
+            base,
+            ports.postgres,
+            user="vward",
+            password="test-pw",
+            database="vward",
+            use_timescaledb=settings.timescaledb == "auto",
+        )
         services.start_redis(base, ports.redis)
-        services.start_mosquitto(base, ports.mqtt, service_accounts=broker_service_accounts(settings),
-                                 device_password_hashes={})
+        services.start_mosquitto(
+            base, ports.mqtt, service_accounts=broker_service_accounts(settings), device_password_hashes={}
+        )
         db.migrate(settings)
         yield EphemeralServices(base=base, ports=ports, settings=settings)
     finally:

@@ -46,46 +46,53 @@ def demo_device_password(secret: str, device_id: str) -> str:
 
 def broker_config(mdir: Path, port: int) -> str:
     """mosquitto.conf for the local platform and tests; deploy/mosquitto/mosquitto.conf documents each line."""
-    return "\n".join([
-        f"pid_file {mdir / 'mosquitto.pid'}",
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous false",
-        f"password_file {mdir / 'passwords'}",
-        f"acl_file {mdir / 'acl'}",
-        "persistence true",
-        f"persistence_location {mdir / 'data'}/",
-        "autosave_interval 30",
-        # Holds a disconnected ingest session's backlog; see README "Outage budget".
-        f"max_queued_messages {MAX_QUEUED_MESSAGES}",
-        f"max_queued_bytes {MAX_QUEUED_BYTES}",
-        # Ingest acknowledges after its batch commits, so a whole batch must be in flight at once.
-        "max_inflight_messages 20000",
-        "max_packet_size 1048576",
-        "persistent_client_expiration 14d",
-        f"log_dest file {mdir / 'mosquitto.log'}",
-        "log_type error", "log_type warning", "log_type notice",
-        "connection_messages false",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"pid_file {mdir / 'mosquitto.pid'}",
+            f"listener {port} 127.0.0.1",
+            "allow_anonymous false",
+            f"password_file {mdir / 'passwords'}",
+            f"acl_file {mdir / 'acl'}",
+            "persistence true",
+            f"persistence_location {mdir / 'data'}/",
+            "autosave_interval 30",
+            # Holds a disconnected ingest session's backlog; see README "Outage budget".
+            f"max_queued_messages {MAX_QUEUED_MESSAGES}",
+            f"max_queued_bytes {MAX_QUEUED_BYTES}",
+            # Ingest acknowledges after its batch commits, so a whole batch must be in flight at once.
+            "max_inflight_messages 20000",
+            "max_packet_size 1048576",
+            "persistent_client_expiration 14d",
+            f"log_dest file {mdir / 'mosquitto.log'}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "connection_messages false",
+            "",
+        ]
+    )
 
 
 def acl_rules() -> str:
     """Devices publish only to their own topic (``%u`` is the username, which is the device id)."""
-    return "\n".join([
-        "# Service accounts",
-        "user vward-ingest",
-        f"topic read {READINGS_TOPIC_FILTER}",
-        "user vward-loadgen",
-        f"topic write {READINGS_TOPIC_FILTER}",
-        "",
-        "# Every other user is a device",
-        "pattern write vward/v1/devices/%u/readings",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Service accounts",
+            "user vward-ingest",
+            f"topic read {READINGS_TOPIC_FILTER}",
+            "user vward-loadgen",
+            f"topic write {READINGS_TOPIC_FILTER}",
+            "",
+            "# Every other user is a device",
+            "pattern write vward/v1/devices/%u/readings",
+            "",
+        ]
+    )
 
 
-def write_broker_files(mdir: Path, *, port: int, service_accounts: dict[str, str],
-                       device_password_hashes: dict[str, str]) -> None:
+def write_broker_files(
+    mdir: Path, *, port: int, service_accounts: dict[str, str], device_password_hashes: dict[str, str]
+) -> None:
     """Writes mosquitto.conf, the ACL and the password file (service accounts hashed here, devices as stored)."""
     mdir.mkdir(parents=True, exist_ok=True)
     (mdir / "mosquitto.conf").write_text(broker_config(mdir, port))
@@ -93,8 +100,9 @@ def write_broker_files(mdir: Path, *, port: int, service_accounts: dict[str, str
     write_password_file(mdir, service_accounts=service_accounts, device_password_hashes=device_password_hashes)
 
 
-def write_password_file(mdir: Path, *, service_accounts: dict[str, str],
-                        device_password_hashes: dict[str, str]) -> None:
+def write_password_file(
+    mdir: Path, *, service_accounts: dict[str, str], device_password_hashes: dict[str, str]
+) -> None:
     lines = [f"{user}:{hash_password(pw)}" for user, pw in service_accounts.items()]
     lines += [f"{device}:{pw_hash}" for device, pw_hash in device_password_hashes.items()]
     tmp = mdir / "passwords.tmp"

@@ -40,11 +40,18 @@ def start_services(settings: Settings) -> None:
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     pg = urlsplit(settings.database_url)
-    services.start_postgres(base, pg.port or 5432, user=pg.username or "vward", password=pg.password or "",
-                            database=pg.path.lstrip("/"), use_timescaledb=settings.timescaledb == "auto")
+    services.start_postgres(
+        base,
+        pg.port or 5432,
+        user=pg.username or "vward",
+        password=pg.password or "",
+        database=pg.path.lstrip("/"),
+        use_timescaledb=settings.timescaledb == "auto",
+    )
     services.start_redis(base, urlsplit(settings.redis_url).port or 6379)
-    services.start_mosquitto(base, settings.mqtt_port, service_accounts=broker_service_accounts(settings),
-                             device_password_hashes={})
+    services.start_mosquitto(
+        base, settings.mqtt_port, service_accounts=broker_service_accounts(settings), device_password_hashes={}
+    )
 
 
 def prepare_database(settings: Settings, *, occupancy: float) -> tuple[str, int]:
@@ -54,8 +61,9 @@ def prepare_database(settings: Settings, *, occupancy: float) -> tuple[str, int]
         db.maintain_readings(conn, settings, first_day=date.today() - timedelta(days=90))
         seed_wards(conn)
         seed_demo_users(conn)
-        admitted = seed_demo_patients(conn, device_secret=settings.sim_device_secret, occupancy=occupancy,
-                                      rng_seed=2026)
+        admitted = seed_demo_patients(
+            conn, device_secret=settings.sim_device_secret, occupancy=occupancy, rng_seed=2026
+        )
         conn.commit()
         backfill_history(conn, settings, now=datetime.now(UTC))
         conn.commit()
@@ -86,8 +94,14 @@ def start_processes(settings: Settings) -> None:
         if _running(pidfile):
             continue
         with (base / "logs" / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen([vward, *args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, env={**os.environ, "VWARD_STATE_DIR": str(base)})
+            proc = subprocess.Popen(
+                [vward, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "VWARD_STATE_DIR": str(base)},
+            )
         pidfile.write_text(str(proc.pid))
 
 
@@ -113,8 +127,13 @@ def stop_services(settings: Settings) -> None:
 
 
 @click.command("up")
-@click.option("--occupancy", default=0.8, show_default=True, type=click.FloatRange(0, 1),
-              help="Fill each ward with demo patients to this fraction of its beds.")
+@click.option(
+    "--occupancy",
+    default=0.8,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Fill each ward with demo patients to this fraction of its beds.",
+)
 def up_command(occupancy: float) -> None:
     """Start the whole local platform with simulated patients and print the URL."""
     from vward.config import get_settings

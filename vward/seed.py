@@ -54,10 +54,54 @@ DEVICE_KINDS: dict[str, str] = {
     "checkin": "ci",
 }
 
-_GIVEN = ("Ada", "Ben", "Carys", "Dev", "Ewa", "Faisal", "Grace", "Hamza", "Iris", "Jamal", "Kiran", "Lena",
-          "Mo", "Nia", "Omar", "Priya", "Quinn", "Ravi", "Sofia", "Tom", "Uma", "Vik", "Wendy", "Yusuf")
-_FAMILY = ("Ahmed", "Brown", "Chauhan", "Davies", "Evans", "Fernandes", "Green", "Hussain", "Iqbal", "Jones",
-           "Khan", "Lewis", "Mistry", "Nowak", "O'Neill", "Parmar", "Roberts", "Singh", "Taylor", "Walker")
+_GIVEN = (
+    "Ada",
+    "Ben",
+    "Carys",
+    "Dev",
+    "Ewa",
+    "Faisal",
+    "Grace",
+    "Hamza",
+    "Iris",
+    "Jamal",
+    "Kiran",
+    "Lena",
+    "Mo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Ravi",
+    "Sofia",
+    "Tom",
+    "Uma",
+    "Vik",
+    "Wendy",
+    "Yusuf",
+)
+_FAMILY = (
+    "Ahmed",
+    "Brown",
+    "Chauhan",
+    "Davies",
+    "Evans",
+    "Fernandes",
+    "Green",
+    "Hussain",
+    "Iqbal",
+    "Jones",
+    "Khan",
+    "Lewis",
+    "Mistry",
+    "Nowak",
+    "O'Neill",
+    "Parmar",
+    "Roberts",
+    "Singh",
+    "Taylor",
+    "Walker",
+)
 
 
 def seed_wards(conn: psycopg.Connection) -> None:
@@ -88,8 +132,9 @@ def device_id(kind: str, admission_id: int) -> str:
     return f"{DEVICE_KINDS[kind]}-{admission_id:06d}"
 
 
-def seed_demo_patients(conn: psycopg.Connection, *, device_secret: str, occupancy: float, rng_seed: int,
-                       now: datetime | None = None) -> int:
+def seed_demo_patients(
+    conn: psycopg.Connection, *, device_secret: str, occupancy: float, rng_seed: int, now: datetime | None = None
+) -> int:
     """Admits demo patients until each ward is at ``occupancy`` of its beds; each gets a full device kit.
 
     Returns the number admitted. Idempotent: wards already at or above the target get nobody new.
@@ -104,15 +149,30 @@ def seed_demo_patients(conn: psycopg.Connection, *, device_secret: str, occupanc
     ).fetchall()
     for ward_id, code, pathway, capacity, occupied in wards:
         for _ in range(max(0, round(capacity * occupancy) - occupied)):
-            admit_demo_patient(conn, ward_id, device_secret=device_secret, rng=rng, now=now,
-                               hypercapnic=code == "resp-copd" and rng.random() < 0.5, child=pathway == "paediatrics")
+            admit_demo_patient(
+                conn,
+                ward_id,
+                device_secret=device_secret,
+                rng=rng,
+                now=now,
+                hypercapnic=code == "resp-copd" and rng.random() < 0.5,
+                child=pathway == "paediatrics",
+            )
             admitted += 1
     return admitted
 
 
-def admit_demo_patient(conn: psycopg.Connection, ward_id: int, *, device_secret: str, rng: random.Random,
-                       now: datetime, hypercapnic: bool = False, child: bool = False,
-                       admitted_at: datetime | None = None) -> int:
+def admit_demo_patient(
+    conn: psycopg.Connection,
+    ward_id: int,
+    *,
+    device_secret: str,
+    rng: random.Random,
+    now: datetime,
+    hypercapnic: bool = False,
+    child: bool = False,
+    admitted_at: datetime | None = None,
+) -> int:
     """Admits a new demo patient (aged 2 to 15 if ``child``, else 25 to 95) with a full device kit (demo
     credentials); returns the admission id."""
     born = now.date() - timedelta(days=rng.randrange(365 * 2, 365 * 15) if child else rng.randrange(365 * 25, 365 * 95))
@@ -122,18 +182,22 @@ def admit_demo_patient(conn: psycopg.Connection, ward_id: int, *, device_secret:
         " spo2_scale_set_by, spo2_scale_set_at, spo2_scale_reason)"
         " VALUES (%s, %s, %s, %s, %s,"
         "  (SELECT id FROM users WHERE role <> 'admin' ORDER BY id LIMIT 1), %s, %s) RETURNING id",
-        (patient_id, ward_id, rng.choice(("step_up", "step_down")),
-         admitted_at or now - timedelta(hours=rng.uniform(2, 24 * 10)), 2 if hypercapnic else 1,
-         now if hypercapnic else None,
-         "Confirmed hypercapnic respiratory failure on ABG (demo)" if hypercapnic else None),
+        (
+            patient_id,
+            ward_id,
+            rng.choice(("step_up", "step_down")),
+            admitted_at or now - timedelta(hours=rng.uniform(2, 24 * 10)),
+            2 if hypercapnic else 1,
+            now if hypercapnic else None,
+            "Confirmed hypercapnic respiratory failure on ABG (demo)" if hypercapnic else None,
+        ),
     ).fetchone()
     assert admission is not None
     for kind in DEVICE_KINDS:
         dev = device_id(kind, admission[0])
         conn.execute(
             "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id) VALUES (%s, %s, %s, %s, %s)",
-            (dev, kind, f"SIM-{dev.upper()}", hash_password(demo_device_password(device_secret, dev)),
-             admission[0]),
+            (dev, kind, f"SIM-{dev.upper()}", hash_password(demo_device_password(device_secret, dev)), admission[0]),
         )
     return int(admission[0])
 

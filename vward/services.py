@@ -84,8 +84,9 @@ def _wait_for(check: object, what: str, timeout_s: float = 30.0) -> None:
     raise ServiceError(f"{what} did not become ready within {timeout_s:.0f} s")
 
 
-def start_postgres(base: Path, port: int, *, user: str, password: str, database: str,
-                   use_timescaledb: bool = True) -> None:
+def start_postgres(
+    base: Path, port: int, *, user: str, password: str, database: str, use_timescaledb: bool = True
+) -> None:
     """Initialises (once) and starts PostgreSQL under ``base/postgres``, preloading TimescaleDB if installed."""
     bindir = postgres_bindir()
     data = base / "postgres"
@@ -97,15 +98,34 @@ def start_postgres(base: Path, port: int, *, user: str, password: str, database:
         _chown(data, "postgres")
         _chown(pwfile, "postgres")
         try:
-            _run_as("postgres", [str(bindir / "initdb"), "-D", str(data), "-U", user, f"--pwfile={pwfile}",
-                                 "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"])
+            _run_as(
+                "postgres",
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    user,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                ],
+            )
         finally:
             pwfile.unlink()
         preload = "timescaledb" if use_timescaledb and timescaledb_installed() else ""
         settings = [
-            f"port = {port}", "listen_addresses = '127.0.0.1'", f"unix_socket_directories = '{data}'",
-            f"shared_preload_libraries = '{preload}'", "max_connections = 200", "shared_buffers = 256MB",
-            "wal_compression = on", "max_wal_size = 2GB", "log_min_messages = warning",
+            f"port = {port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{data}'",
+            f"shared_preload_libraries = '{preload}'",
+            "max_connections = 200",
+            "shared_buffers = 256MB",
+            "wal_compression = on",
+            "max_wal_size = 2GB",
+            "log_min_messages = warning",
         ]
         if preload:
             settings.append("timescaledb.telemetry_level = off")
@@ -113,14 +133,46 @@ def start_postgres(base: Path, port: int, *, user: str, password: str, database:
             conf.write("\n# vward\n" + "\n".join(settings) + "\n")
     if _pid_alive(data / "postmaster.pid"):
         return
-    _run_as("postgres", [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
-                         "-o", f"-p {port}", "-w", "-t", "60", "start"])
+    _run_as(
+        "postgres",
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(data / "server.log"),
+            "-o",
+            f"-p {port}",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+    )
     created = subprocess.run(
-        [str(bindir / "psql"), "-h", str(data), "-p", str(port), "-U", user, "-d", "postgres", "-tAc",
-         f"SELECT 1 FROM pg_database WHERE datname = '{database}'"], capture_output=True, text=True, check=True)
+        [
+            str(bindir / "psql"),
+            "-h",
+            str(data),
+            "-p",
+            str(port),
+            "-U",
+            user,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{database}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     if created.stdout.strip() != "1":
-        subprocess.run([str(bindir / "createdb"), "-h", str(data), "-p", str(port), "-U", user, database],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(bindir / "createdb"), "-h", str(data), "-p", str(port), "-U", user, database],
+            check=True,
+            capture_output=True,
+        )
 
 
 def stop_postgres(base: Path) -> None:
@@ -135,12 +187,38 @@ def start_redis(base: Path, port: int) -> None:
     rdir.mkdir(parents=True, exist_ok=True)
     if _pid_alive(rdir / "redis.pid"):
         return
-    subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(rdir),
-                    "--daemonize", "yes", "--pidfile", str(rdir / "redis.pid"), "--logfile", str(rdir / "redis.log"),
-                    "--save", "", "--appendonly", "no", "--protected-mode", "yes"], check=True)
+    subprocess.run(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(rdir),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(rdir / "redis.pid"),
+            "--logfile",
+            str(rdir / "redis.log"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        check=True,
+    )
     _wait_for(lambda: _pid_alive(rdir / "redis.pid"), "Redis")
-    _wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                                     text=True).stdout.strip() == "PONG", "Redis")
+    _wait_for(
+        lambda: (
+            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
+            == "PONG"
+        ),
+        "Redis",
+    )
 
 
 def stop_redis(base: Path) -> None:
@@ -151,13 +229,15 @@ def mosquitto_dir(base: Path) -> Path:
     return base / "mosquitto"
 
 
-def start_mosquitto(base: Path, port: int, *, service_accounts: dict[str, str],
-                    device_password_hashes: dict[str, str]) -> None:
+def start_mosquitto(
+    base: Path, port: int, *, service_accounts: dict[str, str], device_password_hashes: dict[str, str]
+) -> None:
     """Starts Mosquitto with persistence, per-device passwords and the topic ACL (see deploy/mosquitto)."""
     mdir = mosquitto_dir(base)
     (mdir / "data").mkdir(parents=True, exist_ok=True)
-    write_broker_files(mdir, port=port, service_accounts=service_accounts,
-                       device_password_hashes=device_password_hashes)
+    write_broker_files(
+        mdir, port=port, service_accounts=service_accounts, device_password_hashes=device_password_hashes
+    )
     _chown(mdir, "mosquitto")
     if _pid_alive(mdir / "mosquitto.pid"):
         return
@@ -205,8 +285,7 @@ def write_device_credentials(conn: object, base: Path, service_accounts: dict[st
     """Writes the broker's password file from the devices table; returns the number of devices."""
     rows = conn.execute("SELECT id, mqtt_password_hash FROM devices ORDER BY id").fetchall()  # type: ignore[attr-defined]
     mosquitto_dir(base).mkdir(parents=True, exist_ok=True)
-    write_password_file(mosquitto_dir(base), service_accounts=service_accounts,
-                        device_password_hashes=dict(rows))
+    write_password_file(mosquitto_dir(base), service_accounts=service_accounts, device_password_hashes=dict(rows))
     return len(rows)
 
 

@@ -63,8 +63,14 @@ def create_admin(username: str, display_name: str, password: str) -> None:
         ).fetchone()
         if row is None:
             raise click.ClickException(f"user {username!r} already exists")
-        audit.record(conn, actor_id=None, action="user.create", entity="user", entity_id=row[0],
-                     detail={"role": "admin", "via": "vward setup create-admin"})
+        audit.record(
+            conn,
+            actor_id=None,
+            action="user.create",
+            entity="user",
+            entity_id=row[0],
+            detail={"role": "admin", "via": "vward setup create-admin"},
+        )
         conn.commit()
     click.echo(f"admin {username!r} created")
 
@@ -77,9 +83,9 @@ def demo_seed(occupancy: float) -> None:
     with db.connect(settings) as conn:
         seed_wards(conn)
         seed_demo_users(conn)
-        admitted = seed_demo_patients(conn, device_secret=settings.sim_device_secret, occupancy=occupancy,
-                                      rng_seed=2026)
+        admitted = seed_demo_patients(
+            conn, device_secret=settings.sim_device_secret, occupancy=occupancy, rng_seed=2026
+        )
         conn.commit()
         devices = _write_broker_passwords(conn, settings)
     click.echo(f"{admitted} demo patient(s) admitted; broker password file has {devices} device(s)")
-

@@ -26,7 +26,6 @@ from vward.config import Settings
 from vward.ephemeral import free_port
 from vward.seed import DEMO_PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
 SHOTS = Path("test-artifacts/screenshots")
 ARGS = [
     "--no-sandbox",

@@ -17,8 +17,16 @@ from vward.mqtt_auth import demo_device_password
 from vward.seed import DEVICE_KINDS, admit_demo_patient, device_id, seed_demo_users
 
 
-def admit_patients(conn: psycopg.Connection, settings: Settings, n: int, *, ward_code: str = "resp-ari",
-                   seed: int = 1, hypercapnic: bool = False, child: bool = False) -> list[dict[str, str | int]]:
+def admit_patients(
+    conn: psycopg.Connection,
+    settings: Settings,
+    n: int,
+    *,
+    ward_code: str = "resp-ari",
+    seed: int = 1,
+    hypercapnic: bool = False,
+    child: bool = False,
+) -> list[dict[str, str | int]]:
     """Admits n patients with full device kits and gives the broker their credentials."""
     if conn.execute("SELECT count(*) FROM users").fetchone() == (0,):
         seed_demo_users(conn)
@@ -27,16 +35,24 @@ def admit_patients(conn: psycopg.Connection, settings: Settings, n: int, *, ward
     rng = random.Random(seed)
     kits = []
     for _ in range(n):
-        admission = admit_demo_patient(conn, ward[0], device_secret=settings.sim_device_secret, rng=rng,
-                                       now=datetime.now(UTC), hypercapnic=hypercapnic, child=child,
-                                       admitted_at=datetime.now(UTC) - timedelta(days=1))
+        admission = admit_demo_patient(
+            conn,
+            ward[0],
+            device_secret=settings.sim_device_secret,
+            rng=rng,
+            now=datetime.now(UTC),
+            hypercapnic=hypercapnic,
+            child=child,
+            admitted_at=datetime.now(UTC) - timedelta(days=1),
+        )
         kits.append({"admission_id": admission, **{kind: device_id(kind, admission) for kind in DEVICE_KINDS}})
     services.sync_device_credentials(conn, Path(settings.state_dir), broker_service_accounts(settings))
     return kits
 
 
-def connect(settings: Settings, username: str | None, password: str | None, *,
-            client_id: str = "", max_inflight: int = 20) -> tuple[mqtt.Client, mqtt.ReasonCode]:
+def connect(
+    settings: Settings, username: str | None, password: str | None, *, client_id: str = "", max_inflight: int = 20
+) -> tuple[mqtt.Client, mqtt.ReasonCode]:
     """A started client and the broker's CONNACK reason."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
     client.max_inflight_messages_set(max_inflight)

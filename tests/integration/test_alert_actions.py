@@ -13,7 +13,6 @@ from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, clinician, events, scored
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -42,9 +41,7 @@ def test_actions_write_alert_events_notes_and_audit(clean_db: psycopg.Connection
             snooze_until=t + timedelta(minutes=20),
             snooze_reason="Crew on the way",
         )
-        apply_action(
-            conn, alert_id=alert_id, action="respond", actor_id=nurse, now=t, response_kind="emergency_999"
-        )
+        apply_action(conn, alert_id=alert_id, action="respond", actor_id=nurse, now=t, response_kind="emergency_999")
         a = apply_action(conn, alert_id=alert_id, action="resolve", actor_id=nurse, now=t)
     assert a.status == "resolved" and a.response_kind == "emergency_999"
     row = clean_db.execute(
@@ -60,9 +57,7 @@ def test_actions_write_alert_events_notes_and_audit(clean_db: psycopg.Connection
         "responded",
         "resolved",
     ]
-    assert clean_db.execute("SELECT author_id, body FROM alert_notes").fetchall() == [
-        (nurse, "Phoned, no answer")
-    ]
+    assert clean_db.execute("SELECT author_id, body FROM alert_notes").fetchall() == [(nurse, "Phoned, no answer")]
     audit = clean_db.execute(
         "SELECT actor_id, action, entity, entity_id FROM audit_log WHERE actor_id IS NOT NULL ORDER BY id"
     ).fetchall()

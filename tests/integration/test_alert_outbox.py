@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 import redis
 
 from alerting.outbox import publish_pending
@@ -13,7 +12,6 @@ from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, scored
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

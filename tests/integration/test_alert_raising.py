@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 
 from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, events, scored
 from vward import db
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -46,9 +44,7 @@ def test_raise_escalate_and_no_duplicates(clean_db: psycopg.Connection, settings
     later = NOW + timedelta(minutes=3)
     record(settings, [scored(a, 6, "medium", later), scored(b, 1, "low", later)], now=later)
     assert events(clean_db) == ["raised", "raised"]  # same or lower risk: nothing new
-    record(
-        settings, [scored(a, 8, "high", later), scored(a, 7, "high", later - timedelta(minutes=1))], now=later
-    )
+    record(settings, [scored(a, 8, "high", later), scored(a, 7, "high", later - timedelta(minutes=1))], now=later)
     row = clean_db.execute(
         "SELECT id, risk, status, news2_total, acknowledge_due_at FROM alerts WHERE admission_id = %s", (a,)
     ).fetchone()
@@ -68,9 +64,7 @@ def test_nothing_is_written_if_the_callers_transaction_rolls_back(
     assert open_alerts(clean_db) == []
 
 
-def _store_reading(
-    conn: psycopg.Connection, admission_id: int, at: datetime, total: int, complete: bool
-) -> None:
+def _store_reading(conn: psycopg.Connection, admission_id: int, at: datetime, total: int, complete: bool) -> None:
     conn.execute(
         "INSERT INTO readings (measured_at, device_id, admission_id, received_at, news2_total,"
         " news2_complete, news2_risk) VALUES (%s, %s, %s, %s, %s, %s, 'low')",
@@ -91,13 +85,15 @@ def test_trend_from_the_stored_baseline(clean_db: psycopg.Connection, settings: 
         _store_reading(clean_db, short, NOW - timedelta(minutes=minutes), 4, True)
     _store_reading(clean_db, blip, NOW - timedelta(minutes=40), 1, True)
     _store_reading(clean_db, blip, NOW, 3, True)  # one noisy set: the recent median stays at 2
-    _store_reading(
-        clean_db, rising, NOW - timedelta(hours=2, minutes=30), 4, False
-    )  # incomplete: not baseline
+    _store_reading(clean_db, rising, NOW - timedelta(hours=2, minutes=30), 4, False)  # incomplete: not baseline
     _store_reading(clean_db, steady, NOW - timedelta(hours=30), 4, True)  # outside the window
     record(
         settings,
-        [scored(rising, 3, "low", NOW), scored(steady, 2, "low", NOW), scored(short, 4, "low", NOW),
-         scored(blip, 3, "low", NOW)],
+        [
+            scored(rising, 3, "low", NOW),
+            scored(steady, 2, "low", NOW),
+            scored(short, 4, "low", NOW),
+            scored(blip, 3, "low", NOW),
+        ],
     )
     assert [(r[0], r[1], r[2]) for r in open_alerts(clean_db)] == [(rising, "trend", "low")]

@@ -12,14 +12,11 @@ import threading
 
 import paho.mqtt.client as mqtt
 import psycopg
-import pytest
 
 from tests.integration.mqtt_helpers import admit_patients, close, connect, device_client, wait_until
 from vward.config import Settings
 from vward.contract import READINGS_TOPIC_FILTER, encode_readings, readings_topic
 from vward.mqtt_auth import demo_device_password
-
-pytestmark = pytest.mark.integration
 
 _READING = [{"measured_at": "2026-11-23T08:15:00Z", "spo2": 95, "hr": 80}]
 
@@ -42,8 +39,7 @@ def test_wrong_password_is_refused(settings: Settings, clean_db: psycopg.Connect
     assert not reason.is_failure  # the same device with its real password is let in
 
 
-def test_device_cannot_publish_on_another_devices_topic(settings: Settings,
-                                                        clean_db: psycopg.Connection) -> None:
+def test_device_cannot_publish_on_another_devices_topic(settings: Settings, clean_db: psycopg.Connection) -> None:
     first, second = admit_patients(clean_db, settings, 2)
     device_a, device_b = str(first["pulse_oximeter"]), str(second["pulse_oximeter"])
     received: list[str] = []

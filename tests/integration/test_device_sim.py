@@ -27,11 +27,13 @@ from vward.config import Settings, broker_service_accounts
 from vward.contract import READINGS_TOPIC_FILTER, Reading, ReadingBatch, device_id_from_topic
 from vward.ephemeral import settings_env
 
-pytestmark = pytest.mark.integration
-
-FAST_KIT = KitConfig(spot_check_interval=timedelta(seconds=60),
-                     wearable_sample_interval=timedelta(seconds=20), wearable_samples_per_message=3,
-                     offline_chance=0.5, offline_duration=(timedelta(seconds=30), timedelta(seconds=60)))
+FAST_KIT = KitConfig(
+    spot_check_interval=timedelta(seconds=60),
+    wearable_sample_interval=timedelta(seconds=20),
+    wearable_samples_per_message=3,
+    offline_chance=0.5,
+    offline_duration=(timedelta(seconds=30), timedelta(seconds=60)),
+)
 
 
 class Subscriber:
@@ -68,8 +70,9 @@ class Subscriber:
 
 
 @contextmanager
-def simulating(settings: Settings, fleet: list[FleetDevice] | Callable[[], list[FleetDevice]],
-               **options: object) -> Iterator[tuple[threading.Event, list[SimStats]]]:
+def simulating(
+    settings: Settings, fleet: list[FleetDevice] | Callable[[], list[FleetDevice]], **options: object
+) -> Iterator[tuple[threading.Event, list[SimStats]]]:
     """Runs the simulator in a thread until the block ends; yields its stop event and (after) its totals."""
     stop = threading.Event()
     totals: list[SimStats] = []
@@ -93,7 +96,8 @@ def simulating(settings: Settings, fleet: list[FleetDevice] | Callable[[], list[
 
 
 def test_each_device_publishes_on_its_own_topic_with_its_own_credentials(
-        settings: Settings, clean_db: psycopg.Connection) -> None:
+    settings: Settings, clean_db: psycopg.Connection
+) -> None:
     admit_patients(clean_db, settings, 2)
     fleet = load_fleet(clean_db)
     assert len(fleet) == 10
@@ -106,12 +110,16 @@ def test_each_device_publishes_on_its_own_topic_with_its_own_credentials(
 
     def seen_everything() -> bool:
         parsed = sub.parsed()
-        return ({dev for dev, _ in parsed} == set(kinds) and bool(buffered_batches())
-                and any(len(rs) == 1 for _, rs in parsed))
+        return (
+            {dev for dev, _ in parsed} == set(kinds)
+            and bool(buffered_batches())
+            and any(len(rs) == 1 for _, rs in parsed)
+        )
 
     try:
-        with simulating(settings, fleet, speed=60.0, kit=FAST_KIT, per_device_connections=True,
-                        deteriorate_fraction=0.5) as (_stop, totals):
+        with simulating(
+            settings, fleet, speed=60.0, kit=FAST_KIT, per_device_connections=True, deteriorate_fraction=0.5
+        ) as (_stop, totals):
             wait_until(seen_everything, "every device's readings, single and buffered")
     finally:
         close(sub.client)
@@ -141,22 +149,28 @@ def test_new_admissions_start_reporting(settings: Settings, clean_db: psycopg.Co
         with simulating(settings, db_fleet, speed=60.0, kit=kit, refresh_every_s=0.2):
             wait_until(lambda: sub.parsed(), "the first patient's readings")
             new_kit = admit_patients(clean_db, settings, 1, seed=3)[0]
-            wait_until(lambda: new_kit["thermometer"] in {dev for dev, _ in sub.parsed()},
-                       "the new patient's readings")
+            wait_until(lambda: new_kit["thermometer"] in {dev for dev, _ in sub.parsed()}, "the new patient's readings")
     finally:
         close(sub.client)
 
 
 def test_load_mode_publishes_device_topics_through_loadgen_at_a_set_rate(
-        settings: Settings, clean_db: psycopg.Connection) -> None:
+    settings: Settings, clean_db: psycopg.Connection
+) -> None:
     fleet = register_synthetic_fleet(clean_db, 40, settings)
     assert len(fleet) == 200 and len({d.device_id for d in fleet}) == 200
     # The load mode needs no device passwords; registering them still lets per-device mode run at scale.
     services.sync_device_credentials(clean_db, settings.state_dir, broker_service_accounts(settings))
     sub = Subscriber(settings)
     try:
-        with simulating(settings, fleet, rate=500.0, per_device_connections=False,
-                        loadgen_connections=2, kit=KitConfig(offline_chance=0.0)) as (_stop, totals):
+        with simulating(
+            settings,
+            fleet,
+            rate=500.0,
+            per_device_connections=False,
+            loadgen_connections=2,
+            kit=KitConfig(offline_chance=0.0),
+        ) as (_stop, totals):
             wait_until(lambda: len({dev for dev, _ in sub.parsed()}) == 200, "a message from every device")
     finally:
         close(sub.client)
@@ -169,7 +183,11 @@ def test_cli_reports_progress_and_stops_cleanly_on_sigterm(settings: Settings) -
     vward = Path(sys.executable).parent / "vward"
     proc = subprocess.Popen(
         [str(vward), "simulate", "--synthetic", "20", "--rate", "100", "--progress-every", "0.2"],
-        env=settings_env(settings), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        env=settings_env(settings),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stderr is not None
         first = proc.stderr.readline()
@@ -186,7 +204,8 @@ def test_cli_reports_progress_and_stops_cleanly_on_sigterm(settings: Settings) -
 
 
 def test_ingest_stores_and_scores_the_simulated_readings_without_quarantine(
-        settings: Settings, clean_db: psycopg.Connection, running_ingest: object) -> None:
+    settings: Settings, clean_db: psycopg.Connection, running_ingest: object
+) -> None:
     admit_patients(clean_db, settings, 2, seed=4)
     fleet = load_fleet(clean_db)
 
@@ -196,16 +215,19 @@ def test_ingest_stores_and_scores_the_simulated_readings_without_quarantine(
     with simulating(settings, fleet, speed=60.0, kit=FAST_KIT, deteriorate_fraction=1.0):
         wait_until(lambda: stored_devices() == len(fleet), "readings from every device in the database")
         # Both patients start at the peak of an episode: NEWS2 sees it (medium risk or worse).
-        wait_until(lambda: count(clean_db, "SELECT coalesce(max(news2_total), 0) FROM readings") >= 5,
-                   "a NEWS2 score of 5 or more")
+        wait_until(
+            lambda: count(clean_db, "SELECT coalesce(max(news2_total), 0) FROM readings") >= 5,
+            "a NEWS2 score of 5 or more",
+        )
     assert count(clean_db, "SELECT count(*) FROM quarantine") == 0
 
 
-def test_publish_readings_sends_one_known_batch_as_the_device(settings: Settings,
-                                                              clean_db: psycopg.Connection) -> None:
+def test_publish_readings_sends_one_known_batch_as_the_device(settings: Settings, clean_db: psycopg.Connection) -> None:
     device = str(admit_patients(clean_db, settings, 1, seed=5)[0]["thermometer"])
-    batch = [{"measured_at": "2026-11-23T08:00:00Z", "temp": 37.9}, {"measured_at": "2026-11-23T09:00:00Z",
-                                                                      "temp": 38.4}]
+    batch = [
+        {"measured_at": "2026-11-23T08:00:00Z", "temp": 37.9},
+        {"measured_at": "2026-11-23T09:00:00Z", "temp": 38.4},
+    ]
     sub = Subscriber(settings)
     try:
         publish_readings(settings, device, batch)

@@ -19,7 +19,6 @@ from vward import services
 from vward.config import Settings
 from vward.ephemeral import EphemeralServices
 
-pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 SEC = timedelta(seconds=1)
 

@@ -27,8 +27,9 @@ def _iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def test_published_reading_is_stored_with_its_values(settings: Settings, clean_db: psycopg.Connection,
-                                                     running_ingest: object) -> None:
+def test_published_reading_is_stored_with_its_values(
+    settings: Settings, clean_db: psycopg.Connection, running_ingest: object
+) -> None:
     kit = admit_patients(clean_db, settings, 1)[0]
     measured = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     client = device_client(settings, str(kit["pulse_oximeter"]))
@@ -38,20 +39,26 @@ def test_published_reading_is_stored_with_its_values(settings: Settings, clean_d
     wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 1, "the reading")
     row = clean_db.execute(
         "SELECT device_id, admission_id, measured_at, spo2, hr, on_oxygen, news2_complete, score_spo2, score_pulse,"
-        " score_air_oxygen, score_rr, news2_total FROM readings").fetchone()
+        " score_air_oxygen, score_rr, news2_total FROM readings"
+    ).fetchone()
     assert row == (kit["pulse_oximeter"], kit["admission_id"], measured, 95.0, 112.0, False, False, 1, 2, 0, None, 3)
 
 
-def test_a_burst_of_thousands_is_stored_exactly_once(settings: Settings, clean_db: psycopg.Connection,
-                                                     running_ingest: object) -> None:
+def test_a_burst_of_thousands_is_stored_exactly_once(
+    settings: Settings, clean_db: psycopg.Connection, running_ingest: object
+) -> None:
     kits = admit_patients(clean_db, settings, 4)
     start = datetime.now(UTC) - timedelta(hours=2)
     messages = []
     for i in range(3000):
         kit = kits[i % 4]
         measured = start + timedelta(seconds=2 * i)
-        messages.append((readings_topic(str(kit["wearable"])),
-                         encode_readings([{"measured_at": _iso(measured), "rr": 16 + i % 5, "hr": 70 + i % 20}])))
+        messages.append(
+            (
+                readings_topic(str(kit["wearable"])),
+                encode_readings([{"measured_at": _iso(measured), "rr": 16 + i % 5, "hr": 70 + i % 20}]),
+            )
+        )
     messages += messages[:500]  # redelivered by a device that missed its PUBACKs
     client = loadgen_client(settings)
     publish_all(client, messages)
@@ -62,8 +69,9 @@ def test_a_burst_of_thousands_is_stored_exactly_once(settings: Settings, clean_d
     assert count(clean_db, "SELECT count(*) FROM quarantine") == 0
 
 
-def test_buffered_batch_keeps_original_timestamps_and_scores_each(settings: Settings, clean_db: psycopg.Connection,
-                                                                  running_ingest: object) -> None:
+def test_buffered_batch_keeps_original_timestamps_and_scores_each(
+    settings: Settings, clean_db: psycopg.Connection, running_ingest: object
+) -> None:
     kit = admit_patients(clean_db, settings, 1)[0]
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     items = [{"measured_at": _iso(base + timedelta(minutes=2 * k)), "rr": 18 + k, "hr": 80} for k in range(60)]
@@ -76,20 +84,31 @@ def test_buffered_batch_keeps_original_timestamps_and_scores_each(settings: Sett
     assert [r[2] for r in rows[:4]] == [0, 0, 0, 2]  # rr 18, 19, 20 score 0; 21 scores 2
 
 
-def test_deterioration_raises_one_alert_and_publishes_it(settings: Settings, clean_db: psycopg.Connection,
-                                                         redis_client: redis.Redis, running_ingest: object) -> None:
+def test_deterioration_raises_one_alert_and_publishes_it(
+    settings: Settings, clean_db: psycopg.Connection, redis_client: redis.Redis, running_ingest: object
+) -> None:
     kit = admit_patients(clean_db, settings, 1)[0]
     now = datetime.now(UTC).replace(microsecond=0)
     client = loadgen_client(settings)
-    publish_all(client, [
-        (readings_topic(str(kit["wearable"])),
-         encode_readings([{"measured_at": _iso(now - timedelta(minutes=3)), "rr": 26, "hr": 125}])),
-        (readings_topic(str(kit["pulse_oximeter"])),
-         encode_readings([{"measured_at": _iso(now - timedelta(minutes=2)), "spo2": 91, "hr": 124,
-                           "on_oxygen": False}])),
-        (readings_topic(str(kit["thermometer"])),
-         encode_readings([{"measured_at": _iso(now - timedelta(minutes=1)), "temp": 39.2}])),
-    ])
+    publish_all(
+        client,
+        [
+            (
+                readings_topic(str(kit["wearable"])),
+                encode_readings([{"measured_at": _iso(now - timedelta(minutes=3)), "rr": 26, "hr": 125}]),
+            ),
+            (
+                readings_topic(str(kit["pulse_oximeter"])),
+                encode_readings(
+                    [{"measured_at": _iso(now - timedelta(minutes=2)), "spo2": 91, "hr": 124, "on_oxygen": False}]
+                ),
+            ),
+            (
+                readings_topic(str(kit["thermometer"])),
+                encode_readings([{"measured_at": _iso(now - timedelta(minutes=1)), "temp": 39.2}]),
+            ),
+        ],
+    )
     close(client)
     wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 3, "readings")
     wait_until(lambda: redis_client.xlen(settings.alert_stream) >= 1, "an alert event on the stream")
@@ -98,11 +117,13 @@ def test_deterioration_raises_one_alert_and_publishes_it(settings: Settings, cle
     assert alerts[0][1] == "high"  # rr 3 + spo2 3 + pulse 2 + temp 2 (air 0) = 10, a floor: bp and ACVPU missing
 
 
-def test_each_kind_of_bad_message_is_quarantined_with_its_reason(settings: Settings, clean_db: psycopg.Connection,
-                                                                 running_ingest: object) -> None:
+def test_each_kind_of_bad_message_is_quarantined_with_its_reason(
+    settings: Settings, clean_db: psycopg.Connection, running_ingest: object
+) -> None:
     kit = admit_patients(clean_db, settings, 1)[0]
-    clean_db.execute("INSERT INTO devices (id, kind, serial, mqtt_password_hash) VALUES ('ox-999999', "
-                     "'pulse_oximeter', 'S', 'x')")
+    clean_db.execute(
+        "INSERT INTO devices (id, kind, serial, mqtt_password_hash) VALUES ('ox-999999', 'pulse_oximeter', 'S', 'x')"
+    )
     now = datetime.now(UTC)
     ox = str(kit["pulse_oximeter"])
     good = {"measured_at": _iso(now), "spo2": 96}
@@ -132,8 +153,9 @@ def test_each_kind_of_bad_message_is_quarantined_with_its_reason(settings: Setti
         assert by_reason[reason][3]
 
 
-def test_one_bad_reading_in_a_batch_is_quarantined_alone(settings: Settings, clean_db: psycopg.Connection,
-                                                         running_ingest: object) -> None:
+def test_one_bad_reading_in_a_batch_is_quarantined_alone(
+    settings: Settings, clean_db: psycopg.Connection, running_ingest: object
+) -> None:
     kit = admit_patients(clean_db, settings, 1)[0]
     now = datetime.now(UTC).replace(microsecond=0)
     items = [{"measured_at": _iso(now - timedelta(minutes=k)), "hr": 80} for k in range(5)]
@@ -150,21 +172,27 @@ def test_one_bad_reading_in_a_batch_is_quarantined_alone(settings: Settings, cle
 @pytest.fixture
 def refuse_rr_77(clean_db: psycopg.Connection) -> Iterator[None]:
     """Makes the database itself refuse any reading with a respiratory rate of 77."""
-    clean_db.execute("CREATE FUNCTION test_refuse_rr_77() RETURNS trigger LANGUAGE plpgsql AS $$"
-                     " BEGIN IF NEW.rr = 77 THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$")
-    clean_db.execute("CREATE TRIGGER test_refuse_rr_77 BEFORE INSERT ON readings FOR EACH ROW"
-                     " EXECUTE FUNCTION test_refuse_rr_77()")
+    clean_db.execute(
+        "CREATE FUNCTION test_refuse_rr_77() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN IF NEW.rr = 77 THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$"
+    )
+    clean_db.execute(
+        "CREATE TRIGGER test_refuse_rr_77 BEFORE INSERT ON readings FOR EACH ROW EXECUTE FUNCTION test_refuse_rr_77()"
+    )
     yield
     clean_db.execute("DROP TRIGGER test_refuse_rr_77 ON readings")
     clean_db.execute("DROP FUNCTION test_refuse_rr_77()")
 
 
 def test_a_message_the_database_refuses_is_quarantined_and_the_rest_of_its_batch_stored(
-        settings: Settings, clean_db: psycopg.Connection, refuse_rr_77: None, running_ingest: object) -> None:
+    settings: Settings, clean_db: psycopg.Connection, refuse_rr_77: None, running_ingest: object
+) -> None:
     kits = admit_patients(clean_db, settings, 3)
     now = datetime.now(UTC).replace(microsecond=0)
-    messages = [(readings_topic(str(kit["wearable"])), encode_readings([{"measured_at": _iso(now), "rr": rr}]))
-                for kit, rr in zip(kits, (18, 77, 20), strict=True)]
+    messages = [
+        (readings_topic(str(kit["wearable"])), encode_readings([{"measured_at": _iso(now), "rr": rr}]))
+        for kit, rr in zip(kits, (18, 77, 20), strict=True)
+    ]
     client = loadgen_client(settings)
     publish_all(client, messages)
     close(client)

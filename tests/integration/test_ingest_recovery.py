@@ -28,8 +28,12 @@ VWARD = str(Path(sys.executable).with_name("vward"))
 
 
 def _start_ingest(settings: Settings, metrics_port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**settings_env(settings), "VWARD_INGEST_METRICS_PORT": str(metrics_port),
-           "VWARD_MQTT_CLIENT_ID": "vward-ingest-recovery-0", "VWARD_INGEST_BATCH_MAX_READINGS": "500"}
+    env = {
+        **settings_env(settings),
+        "VWARD_INGEST_METRICS_PORT": str(metrics_port),
+        "VWARD_MQTT_CLIENT_ID": "vward-ingest-recovery-0",
+        "VWARD_INGEST_BATCH_MAX_READINGS": "500",
+    }
     with log.open("ab") as out:
         return subprocess.Popen([VWARD, "ingest", "--index", "0"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -51,8 +55,9 @@ def _messages(kits: list[dict[str, str | int]], start: datetime, first: int, n: 
     return out
 
 
-def test_kill_9_mid_burst_then_restart_loses_and_duplicates_nothing(settings: Settings, clean_db: psycopg.Connection,
-                                                                    tmp_path: Path) -> None:
+def test_kill_9_mid_burst_then_restart_loses_and_duplicates_nothing(
+    settings: Settings, clean_db: psycopg.Connection, tmp_path: Path
+) -> None:
     kits = admit_patients(clean_db, settings, 5)
     port = free_port()
     start = datetime.now(UTC) - timedelta(hours=3)
@@ -92,7 +97,8 @@ def _drop_session(settings: Settings) -> None:
     """Ends the test's persistent session so the broker stops queueing for it."""
     from tests.integration.mqtt_helpers import connect
 
-    client, _ = connect(settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password,
-                        client_id="vward-ingest-recovery-0")
+    client, _ = connect(
+        settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id="vward-ingest-recovery-0"
+    )
     client.disconnect()
     client.loop_stop()

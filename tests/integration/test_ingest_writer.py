@@ -13,13 +13,15 @@ from ingest.writer import BatchWriter, WriterFailed
 from vward.config import Settings
 from vward.ephemeral import free_port
 
-_EMPTY = StoreRequest(ReadingColumns.from_groups([]), topics=[], payloads=[], received_at=[], accepted=[],
-                      rejections={})
+_EMPTY = StoreRequest(
+    ReadingColumns.from_groups([]), topics=[], payloads=[], received_at=[], accepted=[], rejections={}
+)
 
 
 def test_a_writer_that_cannot_reach_its_database_fails_at_start(settings: Settings) -> None:
-    unreachable = settings.model_copy(update={
-        "database_url": f"postgresql://vward:x@127.0.0.1:{free_port()}/vward?connect_timeout=2"})
+    unreachable = settings.model_copy(
+        update={"database_url": f"postgresql://vward:x@127.0.0.1:{free_port()}/vward?connect_timeout=2"}
+    )
     with pytest.raises(WriterFailed, match="OperationalError"):
         BatchWriter(unreachable)
 

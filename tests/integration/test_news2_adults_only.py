@@ -13,7 +13,6 @@ from tests.integration.mqtt_helpers import admit_patients
 from tests.integration.ui_helpers import app_client, sign_in
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
 ADMITTED = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
 
 

@@ -15,8 +15,9 @@ VWARD = str(Path(sys.executable).with_name("vward"))
 
 
 def _setup(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([VWARD, "setup", *args], env=settings_env(settings), input=stdin, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [VWARD, "setup", *args], env=settings_env(settings), input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_first_run_chores(settings: Settings, clean_db: psycopg.Connection) -> None:
@@ -34,8 +35,10 @@ def test_first_run_chores(settings: Settings, clean_db: psycopg.Connection) -> N
     again = _setup(settings, "create-admin", "alice", "--password", "a-long-enough-secret")
     assert again.returncode == 1 and "already exists" in again.stderr
 
-    clean_db.execute("INSERT INTO devices (id, kind, serial, mqtt_password_hash) VALUES ('ox-424242', "
-                     "'pulse_oximeter', 'S1', '$7$101$c2FsdA==$aGFzaA==')")
+    clean_db.execute(
+        "INSERT INTO devices (id, kind, serial, mqtt_password_hash) VALUES ('ox-424242', "
+        "'pulse_oximeter', 'S1', '$7$101$c2FsdA==$aGFzaA==')"
+    )
     assert _setup(settings, "broker-passwords").returncode == 0
     passwords = (Path(settings.state_dir) / "mosquitto" / "passwords").read_text()
     assert "ox-424242:$7$101$c2FsdA==$aGFzaA==" in passwords and "vward-ingest:$7$" in passwords

@@ -28,8 +28,9 @@ def fresh_database(request: pytest.FixtureRequest) -> Iterator[tuple[str, Settin
     base.chmod(0o755)
     port = free_port()
     try:
-        services.start_postgres(base, port, user="vward", password="pw", database="vward",
-                                use_timescaledb=mode == "timescaledb")
+        services.start_postgres(
+            base, port, user="vward", password="pw", database="vward", use_timescaledb=mode == "timescaledb"
+        )
         yield mode, Settings(database_url=f"postgresql://vward:pw@127.0.0.1:{port}/vward", readings_retention_days=30)
     finally:
         services.stop_postgres(base)
@@ -63,9 +64,13 @@ def test_partitions_are_made_ahead_and_dropped_after_retention(fresh_database: t
     today = date.today()
     with db.connect(settings) as conn:
         db.maintain_readings(conn, settings, first_day=today - timedelta(days=40))
-        parts = {r[0] for r in conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-            " WHERE i.inhparent = 'readings'::regclass").fetchall()}
+        parts = {
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'readings'::regclass"
+            ).fetchall()
+        }
         # From the retention horizon (30 days) to today + partitions_ahead_days.
         assert f"readings_{(today + timedelta(days=settings.partitions_ahead_days)):%Y%m%d}" in parts
         assert f"readings_{(today - timedelta(days=30)):%Y%m%d}" in parts
@@ -75,8 +80,9 @@ def test_partitions_are_made_ahead_and_dropped_after_retention(fresh_database: t
             _insert_reading(conn, today)
         conn.rollback()
         # A partition made earlier that has fallen out of retention is dropped with its rows.
-        conn.execute("CREATE TABLE readings_20000101 PARTITION OF readings"
-                     " FOR VALUES FROM ('2000-01-01') TO ('2000-01-02')")
+        conn.execute(
+            "CREATE TABLE readings_20000101 PARTITION OF readings FOR VALUES FROM ('2000-01-01') TO ('2000-01-02')"
+        )
         db.maintain_readings(conn, settings)
         assert conn.execute("SELECT to_regclass('readings_20000101')").fetchone() == (None,)
 
@@ -88,10 +94,15 @@ def test_timescaledb_hypertable_with_compression_and_retention(fresh_database: t
     db.migrate(settings)
     with db.connect(settings) as conn:
         db.maintain_readings(conn, settings)
-        assert conn.execute("SELECT count(*) FROM timescaledb_information.hypertables"
-                            " WHERE hypertable_name = 'readings'").fetchone() == (1,)
-        jobs = {r[0] for r in conn.execute("SELECT proc_name FROM timescaledb_information.jobs"
-                                           " WHERE hypertable_name = 'readings'").fetchall()}
+        assert conn.execute(
+            "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name = 'readings'"
+        ).fetchone() == (1,)
+        jobs = {
+            r[0]
+            for r in conn.execute(
+                "SELECT proc_name FROM timescaledb_information.jobs WHERE hypertable_name = 'readings'"
+            ).fetchall()
+        }
         assert {"policy_compression", "policy_retention"} <= jobs
         old = date.today() - timedelta(days=10)
         _insert_reading(conn, old)

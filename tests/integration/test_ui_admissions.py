@@ -16,8 +16,6 @@ from tests.integration.alert_helpers import events, scored
 from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in, ward_id
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def coordinator(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:

@@ -12,8 +12,6 @@ from fastapi.testclient import TestClient
 from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
-
 DETERIORATING = {
     "rr": 30,
     "spo2": 85,

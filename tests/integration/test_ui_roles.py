@@ -8,8 +8,6 @@ import pytest
 from tests.integration.ui_helpers import app_client, seed_users, sign_in
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
-
 # (method, path, {role: expected status}). POST bodies are empty: allowed roles reach validation (422).
 TABLE = [
     ("GET", "/api/alerts", {"nurse.resp": 200, "coordinator": 200, "admin": 403}),

@@ -25,7 +25,6 @@ from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, clinician, scored
 from vward.config import Settings
 
-pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

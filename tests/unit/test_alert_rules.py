@@ -13,9 +13,7 @@ T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 def s(total: int, risk: str, complete: bool = True) -> LatestSet:
     subs = (0, 0, 0, 0, 0, 0, 0) if complete else (0, None, None, 0, 0, 0, 0)
-    return LatestSet(
-        admission_id=1, observed_at=T0, total=total, risk=risk, complete=complete, sub_scores=subs
-    )
+    return LatestSet(admission_id=1, observed_at=T0, total=total, risk=risk, complete=complete, sub_scores=subs)
 
 
 @pytest.mark.parametrize(
@@ -45,8 +43,9 @@ def test_trend_raises_below_five_against_the_patients_own_baseline() -> None:
 def test_a_single_noisy_set_is_not_a_trend() -> None:
     """The rise must be sustained: the recent median has to reach it too."""
     assert decide(s(4, "low"), open_risk=None, baseline=Baseline(usual=1.0, recent=2.0), rise_threshold=2) is None
-    assert decide(s(4, "low"), open_risk=None, baseline=Baseline(usual=1.0, recent=3.0),
-                  rise_threshold=2) == Raise("trend", "low")
+    assert decide(s(4, "low"), open_risk=None, baseline=Baseline(usual=1.0, recent=3.0), rise_threshold=2) == Raise(
+        "trend", "low"
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,9 +59,7 @@ def test_a_single_noisy_set_is_not_a_trend() -> None:
         ("medium", s(0, "low"), None),
     ],
 )
-def test_one_open_alert_escalates_on_higher_risk_only(
-    open_risk: str, latest: LatestSet, expected: object
-) -> None:
+def test_one_open_alert_escalates_on_higher_risk_only(open_risk: str, latest: LatestSet, expected: object) -> None:
     assert decide(latest, open_risk=open_risk, baseline=Baseline(0.0, 0.0), rise_threshold=2) == expected
 
 

@@ -69,8 +69,15 @@ def test_bad_payloads_get_their_reason(payload: bytes, reason: Reason) -> None:
     assert parsed.detail
 
 
-@pytest.mark.parametrize("topic", ["vward/v1/devices/readings", "vward/v1/devices/OX 1/readings",
-                                   "vward/v2/devices/ox-000001/readings", "vward/v1/devices/vward-ingest/readings"])
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "vward/v1/devices/readings",
+        "vward/v1/devices/OX 1/readings",
+        "vward/v2/devices/ox-000001/readings",
+        "vward/v1/devices/vward-ingest/readings",
+    ],
+)
 def test_bad_topics_are_refused(topic: str) -> None:
     parsed = parse(b'{"measured_at":"2026-11-23T11:59:00Z","spo2":94}', topic)
     assert isinstance(parsed, Rejection) and parsed.reason == Reason.BAD_TOPIC
@@ -84,8 +91,14 @@ def _reading(minutes_ago: float):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     ("minutes_ago", "expected"),
-    [(0, None), (-1.9, None), (-2.5, Reason.FUTURE_TIMESTAMP), (72 * 60 - 1, Reason.BEFORE_ADMISSION),
-     (47 * 60, None), (72 * 60 + 1, Reason.TOO_LATE)],
+    [
+        (0, None),
+        (-1.9, None),
+        (-2.5, Reason.FUTURE_TIMESTAMP),
+        (72 * 60 - 1, Reason.BEFORE_ADMISSION),
+        (47 * 60, None),
+        (72 * 60 + 1, Reason.TOO_LATE),
+    ],
 )
 def test_timestamps_checked_against_now_late_window_and_admission(minutes_ago: float, expected: Reason | None) -> None:
     assert check_reading(_reading(minutes_ago), ASSIGNED, now=NOW, limits=LIMITS) == expected

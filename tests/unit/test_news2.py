@@ -55,16 +55,12 @@ def test_spo2_scale_1_ignores_oxygen(spo2: float, expected: int, on_oxygen: bool
 SCALE_2 = [83, 84, 85, 86, 87, 88, 92, 93, 94, 95, 96, 97, 100]
 
 
-@pytest.mark.parametrize(
-    ("spo2", "expected"), list(zip(SCALE_2, [3, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0], strict=True))
-)
+@pytest.mark.parametrize(("spo2", "expected"), list(zip(SCALE_2, [3, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0], strict=True)))
 def test_spo2_scale_2_on_air(spo2: float, expected: int) -> None:
     assert sub_score("spo2", spo2=spo2, scale=2, on_oxygen=False) == expected
 
 
-@pytest.mark.parametrize(
-    ("spo2", "expected"), list(zip(SCALE_2, [3, 2, 2, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3], strict=True))
-)
+@pytest.mark.parametrize(("spo2", "expected"), list(zip(SCALE_2, [3, 2, 2, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3], strict=True)))
 def test_spo2_scale_2_on_oxygen(spo2: float, expected: int) -> None:
     assert sub_score("spo2", spo2=spo2, scale=2, on_oxygen=True) == expected
 
@@ -126,9 +122,7 @@ def test_temperature_bands(temp: float, expected: int) -> None:
         ("temp", 38.04, 0), ("temp", 38.05, 1), ("temp", 39.04, 1), ("temp", 39.05, 2),
     ],
 )  # fmt: skip
-def test_values_round_half_up_to_chart_precision_before_banding(
-    parameter: str, value: float, expected: int
-) -> None:
+def test_values_round_half_up_to_chart_precision_before_banding(parameter: str, value: float, expected: int) -> None:
     assert sub_score(parameter, **{parameter: value}) == expected
 
 
@@ -251,9 +245,7 @@ def test_score_names_the_first_bad_row_across_columns() -> None:
         score(**bad)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"), [({"consciousness": "X"}, "consciousness"), ({"scale": 3}, "scale")]
-)
+@pytest.mark.parametrize(("kwargs", "message"), [({"consciousness": "X"}, "consciousness"), ({"scale": 3}, "scale")])
 def test_score_one_rejects_bad_codes(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(News2InputError, match=message):
         score_one(**kwargs)  # type: ignore[arg-type]

@@ -51,8 +51,15 @@ def row(values: np.ndarray, i: int) -> dict[str, float]:
 
 
 def test_set_combines_devices_within_window() -> None:
-    sets = build_sets(*batch((0, 0, {"spo2": 93.0, "on_oxygen": False}), (0, 20, {"sbp": 104.0, "hr": 97.0}),
-                             (0, 30, {"rr": 22.0, "hr": 101.0})), States.empty(1), WINDOW)
+    sets = build_sets(
+        *batch(
+            (0, 0, {"spo2": 93.0, "on_oxygen": False}),
+            (0, 20, {"sbp": 104.0, "hr": 97.0}),
+            (0, 30, {"rr": 22.0, "hr": 101.0}),
+        ),
+        States.empty(1),
+        WINDOW,
+    )
     assert row(sets.values, 2) == {"spo2": 93.0, "on_oxygen": 0.0, "sbp": 104.0, "hr": 101.0, "rr": 22.0}
     assert row(sets.values, 0) == {"spo2": 93.0, "on_oxygen": 0.0}
 
@@ -95,10 +102,15 @@ def test_stored_value_between_two_batch_readings_wins_over_the_older_one() -> No
 
 def test_admissions_never_see_each_others_values() -> None:
     states = stored(3, 2, -5, {"temp": 37.0})
-    sets = build_sets(*batch((1, 5, {"rr": 30.0}), (0, 0, {"rr": 12.0}), (2, 0, {"hr": 60.0}), (0, 9, {"hr": 99.0})),
-                      states, WINDOW)
+    sets = build_sets(
+        *batch((1, 5, {"rr": 30.0}), (0, 0, {"rr": 12.0}), (2, 0, {"hr": 60.0}), (0, 9, {"hr": 99.0})), states, WINDOW
+    )
     assert [row(sets.values, i) for i in range(4)] == [
-        {"rr": 30.0}, {"rr": 12.0}, {"hr": 60.0, "temp": 37.0}, {"rr": 12.0, "hr": 99.0}]
+        {"rr": 30.0},
+        {"rr": 12.0},
+        {"hr": 60.0, "temp": 37.0},
+        {"rr": 12.0, "hr": 99.0},
+    ]
 
 
 def test_same_time_readings_see_earlier_ones_and_the_later_wins_the_state() -> None:

@@ -28,8 +28,7 @@ from device_sim.physiology import (
 from vward.contract import Reading, ReadingBatch, encode_readings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-PROFILES: tuple[Profile, ...] = ("copd", "respiratory", "heart_failure", "frailty", "palliative", "general",
-                                 "child")
+PROFILES: tuple[Profile, ...] = ("copd", "respiratory", "heart_failure", "frailty", "palliative", "general", "child")
 
 
 def _population(profile: Profile, n: int = 200, seed: int = 1) -> list[Patient]:
@@ -43,8 +42,11 @@ def _mean(patients: list[Patient], vital: str, now: datetime = NOW) -> float:
 
 def test_copd_patients_live_at_spo2_88_to_92() -> None:
     rng = random.Random(7)
-    measured = [reading("pulse_oximeter", p, NOW + timedelta(hours=h), NOW, rng)["spo2"]
-                for p in _population("copd") for h in range(0, 24, 3)]
+    measured = [
+        reading("pulse_oximeter", p, NOW + timedelta(hours=h), NOW, rng)["spo2"]
+        for p in _population("copd")
+        for h in range(0, 24, 3)
+    ]
     in_range = sum(88 <= v <= 92 for v in measured) / len(measured)  # type: ignore[operator]
     assert in_range > 0.85
     assert 88 <= statistics.median(measured) <= 92  # type: ignore[type-var]
@@ -73,13 +75,17 @@ def test_ward_codes_and_scale_2_map_to_profiles() -> None:
     assert profile_for("opat", "infection", 1) == "general"
 
 
-@pytest.mark.parametrize(("profile", "kind", "up", "down"), [
-    ("general", "sepsis", ("temp", "hr", "rr"), ("sbp", "spo2")),
-    ("copd", "copd_exacerbation", ("rr",), ("spo2",)),
-    ("heart_failure", "hf_decompensation", ("rr", "hr"), ("spo2",)),
-])
+@pytest.mark.parametrize(
+    ("profile", "kind", "up", "down"),
+    [
+        ("general", "sepsis", ("temp", "hr", "rr"), ("sbp", "spo2")),
+        ("copd", "copd_exacerbation", ("rr",), ("spo2",)),
+        ("heart_failure", "hf_decompensation", ("rr", "hr"), ("spo2",)),
+    ],
+)
 def test_deterioration_moves_vitals_the_right_way_over_hours(
-        profile: Profile, kind: str, up: tuple[str, ...], down: tuple[str, ...]) -> None:
+    profile: Profile, kind: str, up: tuple[str, ...], down: tuple[str, ...]
+) -> None:
     rng = random.Random(3)
     patient = new_patient(1, profile, rng)
     while patient.episode is None or patient.episode.kind != kind:
@@ -218,8 +224,7 @@ def test_round_half_up_like_a_device_display() -> None:
 
 def test_synthetic_fleet_has_full_kits_over_the_wards() -> None:
     fleet = synthetic_fleet(12)
-    assert [d.device_id for d in fleet[:5]] == [
-        "ox-000001", "bp-000001", "th-000001", "wr-000001", "ci-000001"]
+    assert [d.device_id for d in fleet[:5]] == ["ox-000001", "bp-000001", "th-000001", "wr-000001", "ci-000001"]
     assert fleet[5].admission_id == 2 and fleet[5].ward_code != fleet[0].ward_code
     with pytest.raises(ValueError):
         synthetic_fleet(0)

@@ -18,10 +18,13 @@ def test_groups_become_rows_in_order_with_their_device_admission_and_receive_tim
     first = [Reading(measured_at=T0, spo2=94, hr=88), Reading(measured_at=T0 + timedelta(minutes=1), rr=19)]
     second = [Reading(measured_at=T0, temp=38.2, on_oxygen=True, consciousness="V")]
     received = T0 + timedelta(seconds=5)
-    batch = ReadingColumns.from_groups([
-        ReadingGroup("ox-1", 11, received, first), ReadingGroup("empty", 12, received, []),
-        ReadingGroup("therm-2", 12, received + timedelta(seconds=1), second),
-    ])
+    batch = ReadingColumns.from_groups(
+        [
+            ReadingGroup("ox-1", 11, received, first),
+            ReadingGroup("empty", 12, received, []),
+            ReadingGroup("therm-2", 12, received + timedelta(seconds=1), second),
+        ]
+    )
     assert len(batch) == 3
     assert [batch.device_ids[d] for d in batch.device] == ["ox-1", "ox-1", "therm-2"]
     assert batch.admission_id.tolist() == [11, 11, 12]
@@ -46,16 +49,19 @@ def test_offsets_are_normalised_to_utc_micros() -> None:
 
 
 def test_accepted_readings_take_the_same_path() -> None:
-    readings = [AcceptedReading("manual-u1", 5, T0, T0, sbp=120, dbp=80, consciousness="A"),
-                AcceptedReading("manual-u1", 6, T0, T0, rr=25)]
+    readings = [
+        AcceptedReading("manual-u1", 5, T0, T0, sbp=120, dbp=80, consciousness="A"),
+        AcceptedReading("manual-u1", 6, T0, T0, rr=25),
+    ]
     batch = ReadingColumns.from_accepted(readings)
     assert batch.device_ids == ["manual-u1"] and batch.admission_id.tolist() == [5, 6]
     assert batch.values[0, VALUE_COLUMNS.index("sbp")] == 120 and batch.column("consciousness")[0] == 0.0
 
 
 def test_set_values_follow_the_observation_set_order() -> None:
-    reading = Reading(measured_at=T0, rr=18, spo2=95, sbp=120, dbp=70, hr=80, temp=37.0, on_oxygen=True,
-                      consciousness="C")
+    reading = Reading(
+        measured_at=T0, rr=18, spo2=95, sbp=120, dbp=70, hr=80, temp=37.0, on_oxygen=True, consciousness="C"
+    )
     batch = ReadingColumns.from_groups([ReadingGroup("d", 1, T0, [reading])])
     expected = {"rr": 18, "spo2": 95, "on_oxygen": 1.0, "sbp": 120, "hr": 80, "consciousness": 1.0, "temp": 37.0}
     assert batch.set_values()[0].tolist() == [expected[name] for name in SET_PARAMETERS]

@@ -42,9 +42,7 @@ def test_round_trip_keeps_input_as_given_and_leaves_missing_sub_scores_empty(tmp
 
 
 def test_reads_stdin_and_accepts_any_column_order() -> None:
-    code, out, _ = run(
-        'temp,hr,note,consciousness,sbp,on_oxygen,scale,spo2,rr\n38.1,91,"a, b",A,111,0,1,96,12'
-    )
+    code, out, _ = run('temp,hr,note,consciousness,sbp,on_oxygen,scale,spo2,rr\n38.1,91,"a, b",A,111,0,1,96,12')
     assert code == 0
     assert out.splitlines()[1] == '38.1,91,"a, b",A,111,0,1,96,12,0,0,0,0,1,0,1,2,low,true'
 

@@ -19,8 +19,13 @@ def test_next_target_follows_the_lifecycle() -> None:
 
 
 def test_annotate_marks_overdue_snoozed_and_labels_sub_scores() -> None:
-    row = {"status": "raised", "acknowledge_due_at": NOW - timedelta(minutes=1), "response_due_at": RESP,
-           "sub_scores": [3, 0, 2, None, 1, 0, 0], "snoozed_until": NOW + timedelta(minutes=10)}
+    row = {
+        "status": "raised",
+        "acknowledge_due_at": NOW - timedelta(minutes=1),
+        "response_due_at": RESP,
+        "sub_scores": [3, 0, 2, None, 1, 0, 0],
+        "snoozed_until": NOW + timedelta(minutes=10),
+    }
     out = annotate(row, NOW)
     assert out["overdue"] is True and out["snoozed"] is True
     assert out["subs"][0] == ("RR", 3) and out["subs"][3] == ("SBP", None)
