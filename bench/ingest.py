@@ -278,9 +278,9 @@ def main(messages: int, naive_messages: int, batch_readings: int) -> None:
             admissions = [
                 admit_demo_patient(
                     conn,
-                    ward[0],
+                    ward[0],  # type: ignore[index]
                     device_secret=settings.sim_device_secret,
-                    rng=rng,  # type: ignore[index]
+                    rng=rng,
                     now=now,
                     admitted_at=now - timedelta(days=3),
                 )

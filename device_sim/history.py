@@ -65,5 +65,9 @@ def backfill_history(
 def _accepted(device: FleetDevice, values: dict[str, object], at: datetime) -> AcceptedReading:
     fields = {k: v for k, v in values.items() if k != "measured_at"}
     return AcceptedReading(
-        device_id=device.device_id, admission_id=device.admission_id, measured_at=at, received_at=at, **fields
-    )  # type: ignore[arg-type]
+        device_id=device.device_id,
+        admission_id=device.admission_id,
+        measured_at=at,
+        received_at=at,
+        **fields,  # type: ignore[arg-type]
+    )
