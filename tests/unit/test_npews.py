@@ -304,36 +304,43 @@ def test_score_one_rejects_bad_codes(kwargs: dict[str, str], message: str) -> No
 
 # --- the kernel agrees with the naive charts on arbitrary sets ---------------------------------------
 
-EDGES = sorted({float(edge) for rows in CHART.values() for row in rows for edge, _, _ in lines(row)} | {
-    91.01, 95.0, 2.01, 16.0, 30.0, 50.0, 0.01, 2.0, 6.0,
-})  # fmt: skip
-near_edges = st.builds(
-    lambda edge, offset, step: math.nextafter(edge + offset, math.copysign(math.inf, step)) if step else edge + offset,
-    st.sampled_from(EDGES),
-    st.sampled_from([0.0, -0.005, -0.01]),
-    st.sampled_from([-1, 0, 1]),
-)
-vital = st.one_of(
-    st.just(math.nan),
-    near_edges,
-    st.integers(0, 250).map(float),
-    st.floats(0, 250),
-    st.integers(0, 25_000).map(lambda hundredths: hundredths / 100 + 0.005),  # half-way points
-    st.floats(allow_nan=False, allow_infinity=False),  # extremes, negatives, subnormals
-)
+
+def chart_edges(parameter: str) -> list[float]:
+    return sorted({float(edge) for row in CHART[parameter] for edge, _, _ in lines(row)})
+
+
+def vital(edges: list[float]) -> st.SearchStrategy[float]:
+    """NaN, values at and either side of a parameter's lines and their half-up points, and anything at all."""
+    near_edges = st.builds(
+        lambda edge, offset, step: math.nextafter(edge + offset, step * math.inf) if step else edge + offset,
+        st.sampled_from(edges),
+        st.sampled_from([0.0, -0.005, -0.01, -1.0]),
+        st.sampled_from([-1, 0, 1]),
+    )
+    return st.one_of(
+        st.just(math.nan),
+        near_edges,
+        near_edges,
+        st.integers(0, 250).map(float),
+        st.floats(0, 250),
+        st.integers(0, 25_000).map(lambda hundredths: hundredths / 100 + 0.005),  # half-way points
+        st.floats(allow_nan=False, allow_infinity=False),  # extremes, negatives, subnormals
+    )
+
+
 observation_set = st.fixed_dictionaries(
     {
         "age_band": st.integers(0, 3),
-        "rr": vital,
+        "rr": vital(chart_edges("rr")),
         "resp_distress": st.sampled_from([None, *RESP_DISTRESS_CODES]),
-        "spo2": vital,
-        "oxygen_device": st.sampled_from([None, *OXYGEN_DEVICES]),
-        "o2_percent": vital,
-        "o2_lpm": vital,
-        "hr": vital,
-        "sbp": vital,
+        "spo2": vital([91.01, 95.0]),
+        "oxygen_device": st.sampled_from([None, "oxygen", *OXYGEN_DEVICES]),
+        "o2_percent": st.one_of(st.just(math.nan), vital([16.0, 30.0, 50.0])),
+        "o2_lpm": st.one_of(st.just(math.nan), vital([0.01, 2.0, 6.0])),
+        "hr": vital(chart_edges("hr")),
+        "sbp": vital(chart_edges("sbp")),
         "bp_not_obtained": st.sampled_from([None, *BP_NOT_OBTAINED]),
-        "crt": vital,
+        "crt": vital([2.01]),
     }
 ).map(lambda s: consistent(s))
 
