@@ -5,6 +5,10 @@ bands, escalation levels, respiratory distress, oxygen delivery, blood pressure 
 question) until it joins the project's vocabulary module. ``score`` checks dtypes and shapes and hands
 whole columns to ``_score_rows``; ``score_one`` puts one hand-entered set through the same kernel.
 
+The kernel is one plain loop over rows, each band a table lookup by how many of the age band's edges lie
+at or below the value. It scores about 20 million sets a second on one core (``bench/npews.py``), far
+more than a children's ward needs, so it has none of the NEWS2 kernel's blocking for vectorisation.
+
 Precision: the configuration document gives every range to two decimals ("40–49.99", "91.01–94.99",
 capillary refill "2.01–2.99" in the higher band), so a value is rounded half-up to 0.01 and then banded:
 RR 49.994 → 49.99 → the 40–49 band; 49.995 → 50.00 → the 50 band. As in NEWS2 this is exact, with no
