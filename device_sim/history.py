@@ -16,8 +16,8 @@ import psycopg
 from device_sim.fleet import FleetDevice, load_fleet
 from device_sim.kit import reading
 from device_sim.physiology import new_patient, profile_for
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
+from readings.columns import AcceptedReading
+from readings.store import store_readings
 from vward.config import Settings
 
 

@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 
-from ingest.columns import ReadingColumns, ReadingGroup
 from ingest.committer import StoreOutcome, StoreRequest
 from ingest.decode import Limits, Reason, Rejection, check_device, check_reading, parse_payload
 from ingest.devices import DeviceDirectory
 from ingest.metrics import IngestMetrics
 from ingest.writer import BatchWriter
+from readings.columns import ReadingColumns, ReadingGroup
 from vward import db
 from vward.config import Settings
 from vward.contract import READINGS_TOPIC_FILTER, Reading

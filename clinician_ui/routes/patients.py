@@ -19,8 +19,8 @@ from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
 from clinician_ui.security import User
 from clinician_ui.templating import render
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
+from readings.columns import AcceptedReading
+from readings.store import store_readings
 from vward.contract import Reading
 
 router = APIRouter(tags=["patients"])

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ingest.observation_sets import CONSCIOUSNESS_CODES, SET_PARAMETERS, to_micros
+from readings.observation_sets import CONSCIOUSNESS_CODES, SET_PARAMETERS, to_micros
 from vward.contract import VITAL_FIELDS, Reading
 
 # The measured values, as float64 columns of ``ReadingColumns.values``: on_oxygen is 1.0 (oxygen) or

@@ -9,12 +9,12 @@ import click
 from alerting.cli import score_command
 from alerting.commands import hub_command, vapid_keys_command
 from clinician_ui.cli import web as web_command
+from console.platform import down_command, up_command
+from console.setup_commands import setup_group
 from device_sim.cli import simulate
 from ingest.cli import ingest_command
 from vward import db
 from vward.config import get_settings
-from vward.platform import down_command, up_command
-from vward.setup_commands import setup_group
 
 
 @click.group()
