@@ -1,7 +1,7 @@
 """Recent history for demo patients, so a fresh demo has charts, trends and baselines from the start.
 
 The readings come from the same physiology as the live simulator (resting state, no deterioration) and
-are stored and scored through ingest's path, as if the devices had sent them; as imported history they
+are stored and scored through the reading path (``readings``), as if the devices had sent them; as imported history they
 raise no alerts (nobody is paged about yesterday).
 """
 

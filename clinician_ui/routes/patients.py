@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from alerting.outbox import publish_pending
 from clinician_ui.charts import Point, time_series_svg
@@ -19,9 +19,8 @@ from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
 from clinician_ui.security import User
 from clinician_ui.templating import render
-from readings.columns import AcceptedReading
-from readings.store import store_readings
-from vward.contract import Reading
+from readings.errors import ReadingRefused
+from readings.path import accept_reading
 
 router = APIRouter(tags=["patients"])
 Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
@@ -131,24 +130,21 @@ def add_observation(
     measured = obs.measured_at or now
     if measured.tzinfo is None:
         measured = measured.replace(tzinfo=UTC)
-    if measured > now + settings.ingest_future_tolerance or measured < adm["admitted_at"]:
-        raise BadInput("the measurement time must be during this admission and not in the future")
-    try:
-        reading = Reading.model_validate({**obs.model_dump(exclude_none=True), "measured_at": measured})
-    except ValidationError as exc:
-        raise BadInput(
-            "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reading'}: {e['msg']}" for e in exc.errors())
-        ) from exc
-    values = reading.model_dump(exclude={"measured_at"})
-    accepted = AcceptedReading(
-        device_id=f"manual-u{user.id}",
-        admission_id=admission_id,
-        measured_at=measured,
-        received_at=now,
-        **values,
-    )
+    values = obs.model_dump(exclude_none=True, exclude={"measured_at"})
     with conn.transaction():
-        store_readings(conn, [accepted], settings=settings, now=now)
+        try:
+            accept_reading(
+                conn,
+                values,
+                source=f"manual-u{user.id}",
+                admission_id=admission_id,
+                admitted_at=adm["admitted_at"],
+                measured_at=measured,
+                settings=settings,
+                now=now,
+            )
+        except ReadingRefused as exc:
+            raise BadInput(str(exc)) from exc
         audit.record(
             conn,
             actor_id=user.id,
