@@ -1,8 +1,8 @@
 """Recent history for demo patients, so a fresh demo has charts, trends and baselines from the start.
 
 The readings come from the same physiology as the live simulator (resting state, no deterioration) and
-are stored and scored through the reading path (``readings``), as if the devices had sent them; as imported history they
-raise no alerts (nobody is paged about yesterday).
+are stored and scored through the reading path (``readings``), as if the devices had sent them; as
+imported history they raise no alerts (nobody is paged about yesterday).
 """
 
 from __future__ import annotations
