@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -21,6 +21,7 @@ from clinician_ui.security import User
 from clinician_ui.templating import render
 from readings.errors import ReadingRefused
 from readings.path import accept_reading
+from vward.vocabulary import MEASURES, AcvpuLetter, Vital
 
 router = APIRouter(tags=["patients"])
 Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
@@ -28,11 +29,11 @@ Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
 # (reading column, its sub-score column, title, unit, y range)
 VITALS = (
     ("news2_total", None, "NEWS2", "", (0, 20)),
-    ("rr", "score_rr", "Respiration rate", "/min", (0, 40)),
-    ("spo2", "score_spo2", "SpO2", "%", (70, 100)),
-    ("sbp", "score_sbp", "Systolic BP", "mmHg", (60, 220)),
-    ("hr", "score_pulse", "Pulse", "/min", (30, 160)),
-    ("temp", "score_temp", "Temperature", "°C", (34, 41)),
+    ("rr", "score_rr", "Respiration rate", MEASURES[Vital.RR].unit, (0, 40)),
+    ("spo2", "score_spo2", "SpO2", MEASURES[Vital.SPO2].unit, (70, 100)),
+    ("sbp", "score_sbp", "Systolic BP", MEASURES[Vital.SBP].unit, (60, 220)),
+    ("hr", "score_pulse", "Pulse", MEASURES[Vital.HR].unit, (30, 160)),
+    ("temp", "score_temp", "Temperature", MEASURES[Vital.TEMP].unit, (34, 41)),
 )
 
 
@@ -113,7 +114,7 @@ class ObservationIn(BaseModel):
     hr: float | None = None
     temp: float | None = None
     on_oxygen: bool | None = None
-    consciousness: Literal["A", "C", "V", "P", "U"] | None = None
+    consciousness: AcvpuLetter | None = None
     measured_at: datetime | None = None
 
 
