@@ -79,3 +79,13 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from ingest.worker import IngestWorker\nimport vward.db\n")
     assert sorted(imported_packages(module)) == [(2, "ingest"), (3, "vward")]
+
+
+def test_domain_code_raises_domain_errors_not_http_ones() -> None:
+    """clinician_ui.errors carry HTTP statuses; the records' logic raises clinician_ui.queries.errors."""
+    importers = []
+    for path in sorted((ROOT / "clinician_ui" / "queries").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "clinician_ui.errors":
+                importers.append(str(path.relative_to(ROOT)))
+    assert importers == []
