@@ -38,7 +38,8 @@ from alerting.events import (
     Tick,
     Unsnooze,
 )
-from alerting.model import RESPONSE_KINDS, Alert, Targets, risk_rank
+from alerting.model import Alert, Targets, risk_rank
+from vward.vocabulary import MAX_NOTE_CHARS, ResponseKind
 
 __all__ = [
     "MAX_SNOOZE",
@@ -62,7 +63,6 @@ __all__ = [
 ]
 
 MAX_SNOOZE = timedelta(hours=24)
-MAX_NOTE_CHARS = 4000
 
 
 def raise_alert(
@@ -124,8 +124,8 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
                 SaveNote(actor, text),
             )
         case Respond(actor, kind):
-            if kind not in RESPONSE_KINDS:
-                raise InvalidAction(f"response kind must be one of {', '.join(RESPONSE_KINDS)}")
+            if kind not in tuple(ResponseKind):
+                raise InvalidAction(f"response kind must be one of {', '.join(ResponseKind)}")
             _require(alert, ("acknowledged",), "respond to")
             new = replace(
                 alert,

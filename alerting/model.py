@@ -5,11 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alerting.news2 import RISK_LEVELS
 from vward.config import Settings
-
-OPEN_STATUSES = ("raised", "acknowledged", "responded")
-RESPONSE_KINDS = ("phone", "video", "home_visit", "emergency_999")
+from vward.vocabulary import OPEN_STATUSES, RISK_LEVELS
 
 
 def risk_rank(risk: str) -> int:

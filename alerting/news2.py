@@ -39,10 +39,11 @@ import numba
 import numpy as np
 
 from alerting.errors import AlertingError
+from vward import vocabulary
 
 PARAMETERS: tuple[str, ...] = ("rr", "spo2", "air_oxygen", "sbp", "pulse", "consciousness", "temp")
-RISK_LEVELS: tuple[str, ...] = ("low", "low-medium", "medium", "high")
-CONSCIOUSNESS_CODES: dict[str, int] = {"A": 0, "C": 1, "V": 2, "P": 3, "U": 4}
+RISK_LEVELS: tuple[str, ...] = vocabulary.RISK_LEVELS  # the kernel's risk codes index this
+CONSCIOUSNESS_CODES: dict[str, int] = vocabulary.ACVPU_CODES
 MISSING: int = -1
 
 

@@ -19,6 +19,7 @@ import redis
 from psycopg.rows import dict_row
 
 from vward.config import Settings
+from vward.vocabulary import STREAM_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +35,10 @@ _PENDING = (
 def stream_fields(row: dict[str, Any]) -> dict[str, str]:
     """One stream entry from an outbox row: flat strings ('' for none), ``notify`` comma-separated."""
     detail = row["detail"] or {}
-    fields = {
-        k: row[k]
-        for k in (
-            "event_id",
-            "alert_id",
-            "admission_id",
-            "ward_id",
-            "event",
-            "status",
-            "risk",
-            "trigger",
-            "news2_total",
-            "news2_complete",
-            "escalation_level",
-            "snoozed_until",
-            "actor_id",
-            "at",
-        )
-    }
+    fields = {k: row[k] for k in STREAM_FIELDS if k not in ("notify", "detail")}
     fields["notify"] = ",".join(detail.get("notify", ()))
     fields["detail"] = json.dumps({k: v for k, v in detail.items() if k != "notify"}, default=str)
-    return {k: _text(v) for k, v in fields.items()}
+    return {k: _text(fields[k]) for k in STREAM_FIELDS}
 
 
 def _text(value: Any) -> str:

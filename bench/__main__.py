@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("news2", "ingest", "alert_latency", "ui_latency")
+BENCHMARKS = ("cli_startup", "news2", "ingest", "alert_latency", "ui_latency")
 
 
 def main(names: list[str]) -> int:

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 
 from alerting.news2 import score_one
+from vward import mqtt_client
 from vward.config import get_settings
 from vward.contract import Reading, device_id_from_topic
 
@@ -33,14 +34,14 @@ def main(kind: str, client_id: str, topic: str, expected: int) -> None:
     settings = get_settings()
     conn = psycopg.connect(settings.database_url, autocommit=True) if kind == "naive" else None
     done = {"n": 0, "first": 0.0}
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+    client = mqtt_client.new_client(
+        settings,
         client_id=client_id,
-        protocol=mqtt.MQTTv311,
-        clean_session=False,
+        username=settings.mqtt_ingest_username,
+        password=settings.mqtt_ingest_password,
+        persistent=True,
         manual_ack=True,
     )
-    client.username_pw_set(settings.mqtt_ingest_username, settings.mqtt_ingest_password)
 
     def on_message(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         if not done["n"]:
@@ -77,7 +78,7 @@ def main(kind: str, client_id: str, topic: str, expected: int) -> None:
 
     client.on_message = on_message
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.connect(settings.mqtt_host, settings.mqtt_port)
+    mqtt_client.connect(client, settings)
     while done["n"] < expected:
         client.loop(timeout=0.1)
     elapsed = time.monotonic() - done["first"]

@@ -29,6 +29,7 @@ import click
 import paho.mqtt.client as mqtt
 import redis
 
+from vward import mqtt_client
 from vward.config import Settings
 from vward.contract import readings_topic
 from vward.seed import device_id
@@ -67,8 +68,9 @@ def normal_payload(device: str, measured_at: datetime) -> bytes:
 
 
 def _client(settings: Settings, client_id: str, max_inflight: int) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
-    client.username_pw_set(LOADGEN_USER, settings.mqtt_loadgen_password)
+    client = mqtt_client.new_client(
+        settings, client_id=client_id, username=LOADGEN_USER, password=settings.mqtt_loadgen_password
+    )
     client.max_inflight_messages_set(max_inflight)
     return client
 
@@ -79,7 +81,7 @@ class Prober:
     def __init__(self, settings: Settings) -> None:
         self.stream = settings.alert_stream
         self.client = _client(settings, "bench-probe", 100)
-        self.client.connect(settings.mqtt_host, settings.mqtt_port)
+        mqtt_client.connect(self.client, settings)
         self.client.loop_start()
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.last_id = "0-0"
@@ -127,8 +129,14 @@ class RawPublisher:
     """
 
     def __init__(self, settings: Settings, client_id: str) -> None:
-        self.sock = socket.create_connection((settings.mqtt_host, settings.mqtt_port), timeout=10)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = socket.create_connection((settings.mqtt_host, settings.mqtt_port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # The same TLS as every paho client (vward.mqtt_client), when the settings ask for it.
+        self.sock = (
+            mqtt_client.tls_context(settings).wrap_socket(sock, server_hostname=settings.mqtt_host)
+            if settings.mqtt_tls
+            else sock
+        )
         fields = b"".join(_string(f) for f in (client_id, LOADGEN_USER, settings.mqtt_loadgen_password))
         # Protocol "MQTT" level 4; flags: username, password, clean session; keep-alive 0 (none).
         self.sock.sendall(_packet(0x10, _string("MQTT") + bytes([4, 0xC2, 0, 0]) + fields))

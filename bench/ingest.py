@@ -28,7 +28,7 @@ import click
 import paho.mqtt.client as mqtt
 import psycopg
 
-from vward import db, services
+from vward import db, mqtt_client, services
 from vward.config import Settings, broker_service_accounts
 from vward.contract import READINGS_TOPIC_FILTER, encode_readings, readings_topic
 from vward.ephemeral import ephemeral_services, free_port, settings_env
@@ -41,12 +41,11 @@ _METRICS_PORTS: dict[int, int] = {}  # ingest process id -> its metrics port
 
 
 def _client(settings: Settings, user: str, password: str, client_id: str = "", clean: bool = True) -> mqtt.Client:
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=clean
+    client = mqtt_client.new_client(
+        settings, client_id=client_id, username=user, password=password, persistent=not clean
     )
-    client.username_pw_set(user, password)
     client.max_inflight_messages_set(2000)
-    client.connect(settings.mqtt_host, settings.mqtt_port)
+    mqtt_client.connect(client, settings)
     client.loop_start()
     return client
 

@@ -24,7 +24,7 @@ import click
 import numpy as np
 
 from alerting.news2 import RISK_LEVELS, News2Scores, score
-from tests.news2_reference import news2_reference
+from alerting.news2_reference import news2_reference
 from vward.config import Settings
 
 Columns = dict[str, np.ndarray]

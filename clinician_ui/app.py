@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerting.errors import AlertingError, AlertNotFound
 from clinician_ui.deps import wants_html
 from clinician_ui.errors import NotSignedIn, UIError
+from clinician_ui.queries.errors import NoSuchRecord, RecordsError
 from clinician_ui.routes import admin, admissions, alerts, auth, capacity, health, live, patients
 from clinician_ui.templating import render
 from vward.config import Settings
@@ -83,6 +84,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UIError)
     async def ui_error(request: Request, exc: UIError) -> Response:
         return _error(request, exc.status, str(exc))
+
+    @app.exception_handler(RecordsError)
+    async def records_error(request: Request, exc: RecordsError) -> Response:
+        return _error(request, 404 if isinstance(exc, NoSuchRecord) else 409, str(exc))
 
     @app.exception_handler(AlertingError)
     async def alerting_error(request: Request, exc: AlertingError) -> Response:

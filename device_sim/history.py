@@ -1,8 +1,8 @@
 """Recent history for demo patients, so a fresh demo has charts, trends and baselines from the start.
 
 The readings come from the same physiology as the live simulator (resting state, no deterioration) and
-are stored and scored through ingest's path, as if the devices had sent them; as imported history they
-raise no alerts (nobody is paged about yesterday).
+are stored and scored through the reading path (``readings``), as if the devices had sent them; as
+imported history they raise no alerts (nobody is paged about yesterday).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import psycopg
 from device_sim.fleet import FleetDevice, load_fleet
 from device_sim.kit import reading
 from device_sim.physiology import new_patient, profile_for
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
+from readings.columns import AcceptedReading
+from readings.store import store_readings
 from vward.config import Settings
 
 

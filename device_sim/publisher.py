@@ -16,6 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from device_sim.errors import SimulatorError
+from vward import mqtt_client
 from vward.config import Settings
 from vward.contract import encode_readings, readings_topic
 from vward.mqtt_auth import demo_device_password
@@ -54,11 +55,8 @@ class BrokerPool:
 
     def add(self, key: str, *, username: str, password: str, client_id: str) -> None:
         """Opens a connection (CONNECT sent; the CONNACK arrives through ``service``)."""
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True
-        )
+        client = mqtt_client.new_client(self._settings, client_id=client_id, username=username, password=password)
         conn = _Conn(key, client)
-        client.username_pw_set(username, password)
         client.max_inflight_messages_set(_MAX_INFLIGHT)
         client.on_connect = lambda _c, _u, _f, rc, _p: self._on_connect(conn, rc)
         client.on_disconnect = lambda _c, _u, _f, rc, _p: self._on_disconnect(conn, rc)
@@ -67,7 +65,7 @@ class BrokerPool:
         client.on_socket_close = lambda _c, _u, sock: self._unwatch(sock)
         self._conns[key] = conn
         try:
-            client.connect(self._settings.mqtt_host, self._settings.mqtt_port, self._settings.mqtt_keepalive_s)
+            mqtt_client.connect(client, self._settings)
         except OSError as exc:
             log.warning("cannot reach the broker for %s: %s", key, exc)
 

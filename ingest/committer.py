@@ -19,9 +19,9 @@ import psycopg
 import redis
 
 from alerting.outbox import publish_pending
-from ingest.columns import ReadingColumns
 from ingest.decode import Reason, Rejection
-from ingest.store import store_columns
+from readings.columns import ReadingColumns
+from readings.store import store_columns
 from vward import db
 from vward.config import Settings
 

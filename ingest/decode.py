@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from pydantic import ValidationError
 
+from readings.validation import TimeLimits, check_time
 from vward.contract import Reading, ReadingBatch, device_id_from_topic
 
 
@@ -99,14 +100,10 @@ def _rejection_from(exc: ValidationError, device_id: str) -> Rejection:
 
 
 def check_reading(reading: Reading, assignment: DeviceAssignment, *, now: datetime, limits: Limits) -> Reason | None:
-    """Why a well-formed reading from a known, assigned device must still be refused, if it must."""
-    if reading.measured_at > now + limits.future_tolerance:
-        return Reason.FUTURE_TIMESTAMP
-    if reading.measured_at < now - limits.late_window:
-        return Reason.TOO_LATE
-    if assignment.admitted_at is not None and reading.measured_at < assignment.admitted_at:
-        return Reason.BEFORE_ADMISSION
-    return None
+    """Why a well-formed reading from a known, assigned device must still be refused (the reading path's checks)."""
+    time_limits = TimeLimits(limits.late_window, limits.future_tolerance)
+    refusal = check_time(reading.measured_at, assignment.admitted_at, now=now, limits=time_limits)
+    return None if refusal is None else Reason(refusal.value)
 
 
 def check_device(device_id: str, assignment: DeviceAssignment | None) -> Rejection | None:

@@ -24,13 +24,13 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 
-from ingest.columns import ReadingColumns, ReadingGroup
 from ingest.committer import StoreOutcome, StoreRequest
 from ingest.decode import Limits, Reason, Rejection, check_device, check_reading, parse_payload
 from ingest.devices import DeviceDirectory
 from ingest.metrics import IngestMetrics
 from ingest.writer import BatchWriter
-from vward import db
+from readings.columns import ReadingColumns, ReadingGroup
+from vward import db, mqtt_client
 from vward.config import Settings
 from vward.contract import READINGS_TOPIC_FILTER, Reading
 
@@ -99,14 +99,14 @@ class IngestWorker:
             if settings.mqtt_shared_group
             else READINGS_TOPIC_FILTER
         )
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+        self.client = mqtt_client.new_client(
+            settings,
             client_id=client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=False,
+            username=settings.mqtt_ingest_username,
+            password=settings.mqtt_ingest_password,
+            persistent=True,
             manual_ack=True,
         )
-        self.client.username_pw_set(settings.mqtt_ingest_username, settings.mqtt_ingest_password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -182,7 +182,7 @@ class IngestWorker:
         """Runs until ``stop`` is set, then flushes the open batch and disconnects."""
         self.writer = BatchWriter(self.settings)
         try:
-            self.client.connect(self.settings.mqtt_host, self.settings.mqtt_port, self.settings.mqtt_keepalive_s)
+            mqtt_client.connect(self.client, self.settings)
             next_check = 0.0
             while not stop.is_set():
                 if self.client.loop(timeout=self._loop_timeout()) != mqtt.MQTT_ERR_SUCCESS:

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     mqtt_client_id: str = "vward-ingest-0"
     mqtt_shared_group: str | None = "ingest"
     mqtt_keepalive_s: int = 30
+    # TLS (vward.mqtt_client): clients encrypt when mqtt_tls is on, trusting mqtt_tls_ca_file (the system's
+    # CAs if unset) and presenting mqtt_tls_cert_file/key_file where the broker asks for a client certificate.
+    mqtt_tls: bool = False
+    mqtt_tls_ca_file: Path | None = None
+    mqtt_tls_cert_file: Path | None = None
+    mqtt_tls_key_file: Path | None = None
+    # The TLS listener of the broker vward starts itself (local platform, tests), with a throw-away CA.
+    mqtt_tls_port: int | None = 58883
 
     # Ingest
     ingest_batch_max_readings: int = 5000  # a batch this big is handed over as soon as the writer is free

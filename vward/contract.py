@@ -10,16 +10,20 @@ or a batch a device buffered while offline (or a wearable's recent samples)::
 
 Values are in clinical units: breaths/min, %, mmHg, beats/min, °C; ``on_oxygen`` true or false;
 ``consciousness`` one of A, C, V, P, U (ACVPU). Each reading carries its own measurement time (UTC, ISO 8601).
-The bounds below are what a living patient can plausibly produce; anything outside is quarantined, not scored.
+The bounds (``vward.vocabulary.MEASURES``) are what a living patient can plausibly produce; anything outside is
+quarantined, not scored.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
+
+from vward.vocabulary import MEASURES, AcvpuLetter, Vital
 
 TOPIC_PREFIX = "vward/v1/devices"
 READINGS_TOPIC_FILTER = f"{TOPIC_PREFIX}/+/readings"
@@ -27,7 +31,11 @@ DEVICE_ID_PATTERN = re.compile(r"^(?!vward-)[a-z0-9][a-z0-9-]{2,63}$")
 _TOPIC_RE = re.compile(rf"^{re.escape(TOPIC_PREFIX)}/([^/]+)/readings$")
 MAX_READINGS_PER_MESSAGE = 3600
 
-VITAL_FIELDS: tuple[str, ...] = ("rr", "spo2", "sbp", "dbp", "hr", "temp", "on_oxygen", "consciousness")
+
+def _bounds(vital: Vital) -> FieldInfo:
+    """What a living patient can plausibly produce (``vward.vocabulary.MEASURES``)."""
+    measure = MEASURES[vital]
+    return Field(ge=measure.low, le=measure.high)
 
 
 def readings_topic(device_id: str) -> str:
@@ -46,14 +54,14 @@ class Reading(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     measured_at: AwareDatetime
-    rr: Annotated[float, Field(ge=1, le=80)] | None = None
-    spo2: Annotated[float, Field(ge=40, le=100)] | None = None
-    sbp: Annotated[float, Field(ge=40, le=300)] | None = None
-    dbp: Annotated[float, Field(ge=15, le=200)] | None = None
-    hr: Annotated[float, Field(ge=20, le=300)] | None = None
-    temp: Annotated[float, Field(ge=25, le=45)] | None = None
+    rr: Annotated[float, _bounds(Vital.RR)] | None = None
+    spo2: Annotated[float, _bounds(Vital.SPO2)] | None = None
+    sbp: Annotated[float, _bounds(Vital.SBP)] | None = None
+    dbp: Annotated[float, _bounds(Vital.DBP)] | None = None
+    hr: Annotated[float, _bounds(Vital.HR)] | None = None
+    temp: Annotated[float, _bounds(Vital.TEMP)] | None = None
     on_oxygen: bool | None = None
-    consciousness: Literal["A", "C", "V", "P", "U"] | None = None
+    consciousness: AcvpuLetter | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Reading:

@@ -48,6 +48,7 @@ def ephemeral_services(prefix: str = "vward-test-", **overrides: Any) -> Iterato
         "mqtt_ingest_password": "test-ingest-pw",
         "mqtt_loadgen_password": "test-loadgen-pw",
         "ingest_metrics_port": 0,
+        "mqtt_tls_port": free_port(),
         **overrides,
     }
     settings = Settings(**values)
@@ -62,7 +63,11 @@ def ephemeral_services(prefix: str = "vward-test-", **overrides: Any) -> Iterato
         )
         services.start_redis(base, ports.redis)
         services.start_mosquitto(
-            base, ports.mqtt, service_accounts=broker_service_accounts(settings), device_password_hashes={}
+            base,
+            ports.mqtt,
+            service_accounts=broker_service_accounts(settings),
+            device_password_hashes={},
+            tls_port=settings.mqtt_tls_port,
         )
         db.migrate(settings)
         yield EphemeralServices(base=base, ports=ports, settings=settings)

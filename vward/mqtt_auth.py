@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from vward.contract import READINGS_TOPIC_FILTER
+from vward.mqtt_tls import listener_lines, tls_files
 
 _PBKDF2_ITERATIONS = 101  # what mosquitto_passwd writes for the $7$ format
 MAX_QUEUED_MESSAGES = 2_000_000
@@ -44,8 +45,10 @@ def demo_device_password(secret: str, device_id: str) -> str:
     return hmac.new(secret.encode(), device_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def broker_config(mdir: Path, port: int) -> str:
-    """mosquitto.conf for the local platform and tests; deploy/mosquitto/mosquitto.conf documents each line."""
+def broker_config(mdir: Path, port: int, tls_port: int | None = None) -> str:
+    """mosquitto.conf for the local platform and tests; deploy/mosquitto/mosquitto.conf documents each line.
+
+    ``tls_port`` adds a TLS listener with the certificates in ``mdir/tls`` (``vward.mqtt_tls``)."""
     return "\n".join(
         [
             f"pid_file {mdir / 'mosquitto.pid'}",
@@ -68,6 +71,7 @@ def broker_config(mdir: Path, port: int) -> str:
             "log_type warning",
             "log_type notice",
             "connection_messages false",
+            *(listener_lines(tls_port, tls_files(mdir / "tls")) if tls_port else []),
             "",
         ]
     )
@@ -91,11 +95,16 @@ def acl_rules() -> str:
 
 
 def write_broker_files(
-    mdir: Path, *, port: int, service_accounts: dict[str, str], device_password_hashes: dict[str, str]
+    mdir: Path,
+    *,
+    port: int,
+    service_accounts: dict[str, str],
+    device_password_hashes: dict[str, str],
+    tls_port: int | None = None,
 ) -> None:
     """Writes mosquitto.conf, the ACL and the password file (service accounts hashed here, devices as stored)."""
     mdir.mkdir(parents=True, exist_ok=True)
-    (mdir / "mosquitto.conf").write_text(broker_config(mdir, port))
+    (mdir / "mosquitto.conf").write_text(broker_config(mdir, port, tls_port))
     (mdir / "acl").write_text(acl_rules())
     write_password_file(mdir, service_accounts=service_accounts, device_password_hashes=device_password_hashes)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vward.mqtt_auth import write_broker_files, write_password_file
+from vward.mqtt_tls import ensure_throwaway_certs
 
 
 class ServiceError(RuntimeError):
@@ -230,13 +231,25 @@ def mosquitto_dir(base: Path) -> Path:
 
 
 def start_mosquitto(
-    base: Path, port: int, *, service_accounts: dict[str, str], device_password_hashes: dict[str, str]
+    base: Path,
+    port: int,
+    *,
+    service_accounts: dict[str, str],
+    device_password_hashes: dict[str, str],
+    tls_port: int | None = None,
 ) -> None:
-    """Starts Mosquitto with persistence, per-device passwords and the topic ACL (see deploy/mosquitto)."""
+    """Starts Mosquitto with persistence, per-device passwords and the topic ACL (see deploy/mosquitto);
+    ``tls_port`` adds a TLS listener with a throw-away CA (``vward.mqtt_tls``)."""
     mdir = mosquitto_dir(base)
     (mdir / "data").mkdir(parents=True, exist_ok=True)
+    if tls_port:
+        ensure_throwaway_certs(mdir / "tls")
     write_broker_files(
-        mdir, port=port, service_accounts=service_accounts, device_password_hashes=device_password_hashes
+        mdir,
+        port=port,
+        service_accounts=service_accounts,
+        device_password_hashes=device_password_hashes,
+        tls_port=tls_port,
     )
     _chown(mdir, "mosquitto")
     if _pid_alive(mdir / "mosquitto.pid"):

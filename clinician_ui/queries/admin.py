@@ -8,8 +8,8 @@ import psycopg
 from psycopg import errors
 from psycopg.rows import dict_row
 
-from clinician_ui.errors import Conflict, NotFound
 from clinician_ui.queries import audit
+from clinician_ui.queries.errors import AlreadyExists, NoSuchRecord
 from vward import mqtt_auth
 from vward.passwords import hash_password
 
@@ -56,14 +56,14 @@ def create_user(
                 detail={"username": username, "role": role, "ward_ids": ward_ids},
             )
     except errors.UniqueViolation as exc:
-        raise Conflict(f"the username {username} is taken") from exc
+        raise AlreadyExists(f"the username {username} is taken") from exc
     return int(user_id)
 
 
 def set_active(conn: psycopg.Connection, *, user_id: int, active: bool, actor_id: int) -> None:
     with conn.transaction():
         if conn.execute("UPDATE users SET active = %s WHERE id = %s", (active, user_id)).rowcount == 0:
-            raise NotFound(f"no user {user_id}")
+            raise NoSuchRecord(f"no user {user_id}")
         audit.record(
             conn,
             actor_id=actor_id,
@@ -103,7 +103,7 @@ def register_device(conn: psycopg.Connection, *, device_id: str, kind: str, seri
                 detail={"kind": kind, "serial": serial},
             )
     except errors.UniqueViolation as exc:
-        raise Conflict(f"device {device_id} is already registered") from exc
+        raise AlreadyExists(f"device {device_id} is already registered") from exc
     return password
 
 
@@ -117,7 +117,7 @@ def rotate_device(conn: psycopg.Connection, *, device_id: str, actor_id: int) ->
             ).rowcount
             == 0
         ):
-            raise NotFound(f"no device {device_id}")
+            raise NoSuchRecord(f"no device {device_id}")
         audit.record(conn, actor_id=actor_id, action="device.rotate", entity="device", entity_id=device_id)
     return password
 
@@ -132,9 +132,9 @@ def assign_device(conn: psycopg.Connection, *, device_id: str, admission_id: int
             ).fetchone()
             is None
         ):
-            raise NotFound(f"no current admission {admission_id}")
+            raise NoSuchRecord(f"no current admission {admission_id}")
         if conn.execute("UPDATE devices SET admission_id = %s WHERE id = %s", (admission_id, device_id)).rowcount == 0:
-            raise NotFound(f"no device {device_id}")
+            raise NoSuchRecord(f"no device {device_id}")
         audit.record(
             conn,
             actor_id=actor_id,

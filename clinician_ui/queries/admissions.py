@@ -13,8 +13,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerting.actions import close_on_discharge
-from clinician_ui.errors import Conflict, NotFound
 from clinician_ui.queries import audit
+from clinician_ui.queries.errors import AlreadyAdmitted, AlreadyOnWard, DevicesUnavailable, NoSuchRecord, WardFull
 
 READMISSION_WINDOW = timedelta(days=30)
 
@@ -25,7 +25,7 @@ def _lock_ward_with_bed(conn: psycopg.Connection, ward_id: int, ward_ids: list[i
         "SELECT name, bed_capacity FROM wards WHERE id = %s AND id = ANY(%s) FOR UPDATE", (ward_id, ward_ids)
     ).fetchone()
     if ward is None:
-        raise NotFound(f"no ward {ward_id} among your wards")
+        raise NoSuchRecord(f"no ward {ward_id} among your wards")
     name, capacity = ward
     occupied = conn.execute(
         "SELECT count(*) FROM admissions WHERE ward_id = %s AND discharged_at IS NULL", (ward_id,)
@@ -38,7 +38,7 @@ def _lock_ward_with_bed(conn: psycopg.Connection, ward_id: int, ward_ids: list[i
             (ward_id,),
         ).fetchall()
         where = ", ".join(f"{n} ({f} free)" for n, f in free) or "none: every ward is full"
-        raise Conflict(f"{name} is full ({occupied} of {capacity} beds). Wards with free beds: {where}")
+        raise WardFull(f"{name} is full ({occupied} of {capacity} beds). Wards with free beds: {where}")
     return str(name)
 
 
@@ -75,7 +75,7 @@ def admit(
             (patient_id,),
         ).fetchone()
         if active:
-            raise Conflict(f"this patient is already admitted to {active[0]}")
+            raise AlreadyAdmitted(f"this patient is already admitted to {active[0]}")
         previous = conn.execute(
             "SELECT id FROM admissions WHERE patient_id = %s AND discharged_at > %s"
             " ORDER BY discharged_at DESC LIMIT 1",
@@ -145,7 +145,7 @@ def _assign_devices(conn: psycopg.Connection, admission_id: int, device_ids: lis
     }
     missing = sorted(set(device_ids) - got)
     if missing:
-        raise Conflict(f"devices not registered or already in use: {', '.join(missing)}")
+        raise DevicesUnavailable(f"devices not registered or already in use: {', '.join(missing)}")
 
 
 def _lock_active(conn: psycopg.Connection, admission_id: int, ward_ids: list[int]) -> tuple[int, int]:
@@ -155,7 +155,7 @@ def _lock_active(conn: psycopg.Connection, admission_id: int, ward_ids: list[int
         (admission_id, ward_ids),
     ).fetchone()
     if row is None:
-        raise NotFound(f"no current admission {admission_id} on your wards")
+        raise NoSuchRecord(f"no current admission {admission_id} on your wards")
     return int(row[0]), int(row[1])
 
 
@@ -165,7 +165,7 @@ def transfer(
     with conn.transaction():
         patient_id, from_ward = _lock_active(conn, admission_id, ward_ids)
         if from_ward == to_ward_id:
-            raise Conflict("the patient is already on that ward")
+            raise AlreadyOnWard("the patient is already on that ward")
         ward_name = _lock_ward_with_bed(conn, to_ward_id, ward_ids)
         conn.execute("UPDATE admissions SET ward_id = %s WHERE id = %s", (to_ward_id, admission_id))
         audit.record(
@@ -221,7 +221,7 @@ def set_capacity(conn: psycopg.Connection, *, ward_id: int, beds: int, actor_id:
             "SELECT bed_capacity FROM wards WHERE id = %s AND id = ANY(%s) FOR UPDATE", (ward_id, ward_ids)
         ).fetchone()
         if row is None:
-            raise NotFound(f"no ward {ward_id} among your wards")
+            raise NoSuchRecord(f"no ward {ward_id} among your wards")
         conn.execute("UPDATE wards SET bed_capacity = %s WHERE id = %s", (beds, ward_id))
         audit.record(
             conn,

@@ -18,6 +18,7 @@ from clinician_ui.queries import alerts as q
 from clinician_ui.queue import annotate
 from clinician_ui.security import User
 from clinician_ui.templating import render
+from vward.vocabulary import MAX_NOTE_CHARS, MAX_SNOOZE_REASON_CHARS, ResponseKind
 
 router = APIRouter(tags=["alerts"])
 Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
@@ -61,11 +62,11 @@ def get_alert(alert_id: int, conn: Conn, user: Clinician) -> dict[str, Any]:
 
 class ActionIn(BaseModel):
     action: Literal["acknowledge", "note", "respond", "resolve", "snooze", "unsnooze"]
-    note: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
-    response_kind: Literal["phone", "video", "home_visit", "emergency_999"] | None = None
+    note: Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS)] | None = None
+    response_kind: ResponseKind | None = None
     snooze_until: AwareDatetime | None = None
     snooze_minutes: Annotated[int, Field(gt=0, le=24 * 60)] | None = None
-    snooze_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    snooze_reason: Annotated[str, Field(min_length=1, max_length=MAX_SNOOZE_REASON_CHARS)] | None = None
 
 
 @router.post("/api/alerts/{alert_id}/actions")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from alerting.outbox import publish_pending
 from clinician_ui.charts import Point, time_series_svg
@@ -19,9 +19,9 @@ from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
 from clinician_ui.security import User
 from clinician_ui.templating import render
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
-from vward.contract import Reading
+from readings.errors import ReadingRefused
+from readings.path import accept_reading
+from vward.vocabulary import MEASURES, AcvpuLetter, Vital
 
 router = APIRouter(tags=["patients"])
 Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
@@ -29,11 +29,11 @@ Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
 # (reading column, its sub-score column, title, unit, y range)
 VITALS = (
     ("news2_total", None, "NEWS2", "", (0, 20)),
-    ("rr", "score_rr", "Respiration rate", "/min", (0, 40)),
-    ("spo2", "score_spo2", "SpO2", "%", (70, 100)),
-    ("sbp", "score_sbp", "Systolic BP", "mmHg", (60, 220)),
-    ("hr", "score_pulse", "Pulse", "/min", (30, 160)),
-    ("temp", "score_temp", "Temperature", "°C", (34, 41)),
+    ("rr", "score_rr", "Respiration rate", MEASURES[Vital.RR].unit, (0, 40)),
+    ("spo2", "score_spo2", "SpO2", MEASURES[Vital.SPO2].unit, (70, 100)),
+    ("sbp", "score_sbp", "Systolic BP", MEASURES[Vital.SBP].unit, (60, 220)),
+    ("hr", "score_pulse", "Pulse", MEASURES[Vital.HR].unit, (30, 160)),
+    ("temp", "score_temp", "Temperature", MEASURES[Vital.TEMP].unit, (34, 41)),
 )
 
 
@@ -114,7 +114,7 @@ class ObservationIn(BaseModel):
     hr: float | None = None
     temp: float | None = None
     on_oxygen: bool | None = None
-    consciousness: Literal["A", "C", "V", "P", "U"] | None = None
+    consciousness: AcvpuLetter | None = None
     measured_at: datetime | None = None
 
 
@@ -131,24 +131,21 @@ def add_observation(
     measured = obs.measured_at or now
     if measured.tzinfo is None:
         measured = measured.replace(tzinfo=UTC)
-    if measured > now + settings.ingest_future_tolerance or measured < adm["admitted_at"]:
-        raise BadInput("the measurement time must be during this admission and not in the future")
-    try:
-        reading = Reading.model_validate({**obs.model_dump(exclude_none=True), "measured_at": measured})
-    except ValidationError as exc:
-        raise BadInput(
-            "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reading'}: {e['msg']}" for e in exc.errors())
-        ) from exc
-    values = reading.model_dump(exclude={"measured_at"})
-    accepted = AcceptedReading(
-        device_id=f"manual-u{user.id}",
-        admission_id=admission_id,
-        measured_at=measured,
-        received_at=now,
-        **values,
-    )
+    values = obs.model_dump(exclude_none=True, exclude={"measured_at"})
     with conn.transaction():
-        store_readings(conn, [accepted], settings=settings, now=now)
+        try:
+            accept_reading(
+                conn,
+                values,
+                source=f"manual-u{user.id}",
+                admission_id=admission_id,
+                admitted_at=adm["admitted_at"],
+                measured_at=measured,
+                settings=settings,
+                now=now,
+            )
+        except ReadingRefused as exc:
+            raise BadInput(str(exc)) from exc
         audit.record(
             conn,
             actor_id=user.id,

@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from alerting.outbox import publish_pending
 from clinician_ui.app import create_app
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
+from readings.columns import AcceptedReading
+from readings.store import store_readings
 from tests.integration.ui_helpers import nhs, seed_users
 from vward.config import Settings
 from vward.ephemeral import free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psycopg
 
-from vward import services
+from vward import mqtt_client, services
 from vward.config import Settings, broker_service_accounts
 from vward.mqtt_auth import demo_device_password
 from vward.seed import DEVICE_KINDS, admit_demo_patient, device_id, seed_demo_users
@@ -54,13 +54,11 @@ def connect(
     settings: Settings, username: str | None, password: str | None, *, client_id: str = "", max_inflight: int = 20
 ) -> tuple[mqtt.Client, mqtt.ReasonCode]:
     """A started client and the broker's CONNACK reason."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client = mqtt_client.new_client(settings, client_id=client_id, username=username, password=password)
     client.max_inflight_messages_set(max_inflight)
-    if username is not None:
-        client.username_pw_set(username, password)
     result: dict[str, mqtt.ReasonCode] = {}
     client.on_connect = lambda _c, _u, _f, reason, _p: result.setdefault("reason", reason)
-    client.connect(settings.mqtt_host, settings.mqtt_port)
+    mqtt_client.connect(client, settings)
     client.loop_start()
     wait_until(lambda: "reason" in result, "CONNACK")
     return client, result["reason"]

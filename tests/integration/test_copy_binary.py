@@ -9,8 +9,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from ingest import copy_binary
-from ingest.observation_sets import to_micros
+from readings import copy_binary
+from readings.observation_sets import to_micros
 
 
 @pytest.fixture

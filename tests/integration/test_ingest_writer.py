@@ -7,9 +7,9 @@ import signal
 
 import pytest
 
-from ingest.columns import ReadingColumns
 from ingest.committer import StoreRequest
 from ingest.writer import BatchWriter, WriterFailed
+from readings.columns import ReadingColumns
 from vward.config import Settings
 from vward.ephemeral import free_port
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
+from readings.columns import AcceptedReading
+from readings.store import store_readings
 from tests.integration.mqtt_helpers import admit_patients
 from tests.integration.ui_helpers import app_client, sign_in
 from vward.config import Settings

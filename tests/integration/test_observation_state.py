@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
+from readings.columns import AcceptedReading
+from readings.store import store_readings
 from tests.integration.mqtt_helpers import admit_patients
 from vward.config import Settings
 

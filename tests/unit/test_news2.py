@@ -20,7 +20,7 @@ from alerting.news2 import (
     score,
     score_one,
 )
-from tests.news2_reference import news2_reference
+from alerting.news2_reference import news2_reference
 
 NORMAL = {
     "rr": 16, "spo2": 97, "on_oxygen": False, "sbp": 120, "pulse": 70, "consciousness": "A", "temp": 37.0,

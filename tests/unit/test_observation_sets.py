@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from ingest.observation_sets import (
+from readings.observation_sets import (
     CONSCIOUSNESS_CODES,
     NEVER,
     SET_PARAMETERS,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 
-from ingest.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns, ReadingGroup
-from ingest.observation_sets import SET_PARAMETERS, to_micros
+from readings.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns, ReadingGroup
+from readings.observation_sets import SET_PARAMETERS, to_micros
 from vward.contract import Reading
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

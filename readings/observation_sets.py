@@ -20,9 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from vward.vocabulary import ACVPU_CODES
+
 # The seven NEWS2 inputs as stored in observation_state (on_oxygen and consciousness included).
 SET_PARAMETERS: tuple[str, ...] = ("rr", "spo2", "on_oxygen", "sbp", "hr", "consciousness", "temp")
-CONSCIOUSNESS_CODES: dict[str, float] = {"A": 0.0, "C": 1.0, "V": 2.0, "P": 3.0, "U": 4.0}
+CONSCIOUSNESS_CODES: dict[str, float] = {letter: float(code) for letter, code in ACVPU_CODES.items()}
 NEVER = np.iinfo(np.int64).min  # the time of a parameter never measured
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -50,7 +50,11 @@ def start_services(settings: Settings) -> None:
     )
     services.start_redis(base, urlsplit(settings.redis_url).port or 6379)
     services.start_mosquitto(
-        base, settings.mqtt_port, service_accounts=broker_service_accounts(settings), device_password_hashes={}
+        base,
+        settings.mqtt_port,
+        service_accounts=broker_service_accounts(settings),
+        device_password_hashes={},
+        tls_port=settings.mqtt_tls_port,
     )
 
 

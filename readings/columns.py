@@ -17,8 +17,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ingest.observation_sets import CONSCIOUSNESS_CODES, SET_PARAMETERS, to_micros
-from vward.contract import VITAL_FIELDS, Reading
+from readings.observation_sets import CONSCIOUSNESS_CODES, SET_PARAMETERS, to_micros
+from vward.contract import Reading
+from vward.vocabulary import VITAL_FIELDS
 
 # The measured values, as float64 columns of ``ReadingColumns.values``: on_oxygen is 1.0 (oxygen) or
 # 0.0 (air), consciousness its ACVPU code, NaN wherever the reading does not carry the value.

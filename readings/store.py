@@ -25,9 +25,9 @@ from psycopg import errors
 
 from alerting import news2
 from alerting.raising import LatestSet, record_scores
-from ingest import copy_binary
-from ingest.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
-from ingest.observation_sets import (
+from readings import copy_binary
+from readings.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
+from readings.observation_sets import (
     CONSCIOUSNESS_CODES,
     NEVER,
     SET_PARAMETERS,

@@ -1,0 +1,29 @@
+"""Records' logic raises domain errors (clinician_ui.queries.errors); the web layer maps them to 404 and 409."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.ui_helpers import app_client, seed_users, sign_in
+from vward.config import Settings
+
+
+@pytest.fixture
+def admin(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
+    seed_users(clean_db)
+    with app_client(settings) as client:
+        client.headers["X-CSRF-Token"] = sign_in(client, "admin")
+        yield client
+
+
+def test_a_clash_is_409_and_a_missing_record_404(admin: TestClient) -> None:
+    device = {"id": "ox-test-0001", "kind": "pulse_oximeter", "serial": "SN-1"}
+    assert admin.post("/api/devices", json=device).status_code == 201
+    again = admin.post("/api/devices", json=device)
+    assert again.status_code == 409 and "already registered" in again.json()["detail"]
+    missing = admin.post("/api/users/999999/active", json={"active": False})
+    assert missing.status_code == 404 and "no user 999999" in missing.json()["detail"]
