@@ -10,7 +10,7 @@ import click
 
 from ingest import metrics as metrics_mod
 from ingest.worker import IngestWorker
-from vward import db
+from vward import db, pidfiles
 from vward.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 def ingest_command(index: int, leave: bool) -> None:
     """Subscribe to device readings, validate, score, store; ack after commit."""
     settings = get_settings()
+    pidfiles.register_self(settings.state_dir, f"ingest-{index}")  # so `vward down` stops it, whoever started it
     with db.connect(settings) as conn:
         log.info("readings storage: %s", db.storage_mode(conn))
     client_id = f"{settings.mqtt_client_id.rsplit('-', 1)[0]}-{index}"
