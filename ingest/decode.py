@@ -82,6 +82,15 @@ _device_id_from_topic = functools.lru_cache(maxsize=16384)(device_id_from_topic)
 # letter) can hold neither an escaped quote nor a colon after one, so in a message that validates this
 # counts its keys exactly.
 _KEY = re.compile(rb'"\s*:')
+_SPACED_KEY = re.compile(rb'"\s+:')
+
+
+def _key_count(payload: bytes) -> int:
+    """How many keys the JSON text names: a byte count when no whitespace comes before a colon (the usual
+    case, ten times faster than the regular expression)."""
+    if _SPACED_KEY.search(payload):
+        return len(_KEY.findall(payload))
+    return payload.count(b'":')
 
 
 class Parsed(NamedTuple):
@@ -112,7 +121,7 @@ def parse_payload(topic: str, payload: bytes, *, max_payload_bytes: int) -> Pars
     except ValidationError as exc:
         return _parse_each(device_id, payload) if batch else _rejection_from(exc, device_id)
     keys = batch + sum(len(reading.model_fields_set) for reading in readings)
-    if len(_KEY.findall(payload)) != keys:
+    if _key_count(payload) != keys:
         return _parse_each(device_id, payload)
     return Parsed(device_id, readings, [])
 
