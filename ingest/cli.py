@@ -12,6 +12,7 @@ from ingest import metrics as metrics_mod
 from ingest.worker import IngestWorker
 from vward import db, pidfiles
 from vward.config import get_settings
+from vward.sd_notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -38,5 +39,15 @@ def ingest_command(index: int, leave: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    IngestWorker(settings, metrics=metrics, client_id=client_id).run(stop, leave=leave)
+    worker = IngestWorker(settings, metrics=metrics, client_id=client_id)
+    # Under systemd (deploy/systemd/vward-ingest@.service, Type=notify): ready once set up (the broker's
+    # and the database's state show on /healthz, not as a failed start), and a watchdog ping while the
+    # process is scheduled, so a wedged process is killed and restarted.
+    notifier = Notifier.from_env()
+    notifier.start_watchdog(lambda: True, stop)
+    notifier.ready()
+    try:
+        worker.run(stop, leave=leave)
+    finally:
+        notifier.stopping()
     log.info("ingest %s stopped cleanly", client_id)
