@@ -274,16 +274,15 @@ def _set_aside_repeats(conn: psycopg.Connection, batch: ReadingColumns) -> tuple
     keys = np.stack([batch.device, batch.measured_at], axis=1)
     _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     group = group.reshape(-1)
-    firsts = first.tolist()
     rows = conn.execute(
         _STORED_VALUES,
         (
             [batch.device_ids[d] for d in batch.device[first].tolist()],
             [from_micros(t) for t in batch.measured_at[first].tolist()],
-            list(range(len(firsts))),
+            list(range(len(first))),
         ),
     ).fetchall()
-    stored = np.zeros(len(firsts), dtype=bool)
+    stored = np.zeros(len(first), dtype=bool)
     reference = batch.values[first].copy()  # what each key's readings must equal: the stored or first one
     for row in rows:
         stored[row[0]] = True
@@ -292,11 +291,12 @@ def _set_aside_repeats(conn: psycopg.Connection, batch: ReadingColumns) -> tuple
     same = _same_values(batch.values, reference[group])
     conflicting = np.flatnonzero(~new & ~same)
     if len(conflicting):
-        conn.cursor().executemany(
-            "INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            [_conflict_row(batch, int(i), reference[group[i]], bool(stored[group[i]])) for i in conflicting],
-        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [_conflict_row(batch, int(i), reference[group[i]], bool(stored[group[i]])) for i in conflicting],
+            )
     return new, len(conflicting)
 
 
