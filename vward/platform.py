@@ -148,6 +148,7 @@ def up_command(occupancy: float) -> None:
     click.echo(f"  Open http://{settings.web_host}:{settings.web_port}/")
     click.echo(f"  Sign in as any of {', '.join(u[0] for u in DEMO_USERS)} with password {DEMO_PASSWORD!r}")
     click.echo(f"  Logs: {settings.state_dir.resolve() / 'logs'}    Stop: scripts/down.sh")
+    click.echo("  Every process is supervised: one that dies is restarted (see logs/supervisor.log).")
 
 
 @click.command("down")
