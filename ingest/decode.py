@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -132,7 +133,7 @@ class _DuplicateKeys(dict[str, Any]):
     def __init__(self, pairs: list[tuple[str, Any]]) -> None:
         super().__init__(pairs)
         self.pairs = pairs
-        self.names = sorted({key for key, _ in pairs if [k for k, _ in pairs].count(key) > 1})
+        self.names = sorted(key for key, n in Counter(key for key, _ in pairs).items() if n > 1)
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -204,8 +205,8 @@ def _judge(item: Any, where: str, device_id: str, *, raw: bytes | None) -> Parse
 def _rejection_from(exc: ValidationError, device_id: str, *, where: str = "", raw: bytes | None = None) -> Rejection:
     first = exc.errors(include_url=False, include_input=False)[0]
     reason = _ERROR_REASONS.get(first["type"], Reason.WRONG_TYPE)
-    at = ".".join([where, *(str(part) for part in first["loc"])] if where else [str(p) for p in first["loc"]])
-    return Rejection(reason, f"{at or 'message'}: {first['msg']}"[:500], device_id, raw)
+    at = ".".join([where] * bool(where) + [str(part) for part in first["loc"]]) or "message"
+    return Rejection(reason, f"{at}: {first['msg']}"[:500], device_id, raw)
 
 
 def check_reading(reading: Reading, assignment: DeviceAssignment, *, now: datetime, limits: Limits) -> Reason | None:
