@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -22,15 +21,13 @@ VWARD = str(Path(sys.executable).with_name("vward"))
 def test_ingest_notifies_ready_pings_the_watchdog_and_says_stopping(
     settings: Settings, clean_db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    client_id = f"vward-ingest-notify{uuid.uuid4().hex[:8]}-0"
+    client_id = settings.mqtt_client_id  # index 0's
     path = str(tmp_path / "notify")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(path)
         sock.settimeout(120)  # the process imports NumPy, Numba and psycopg first
         env = {
             **settings_env(settings),
-            "VWARD_MQTT_CLIENT_ID": client_id,
-            "VWARD_MQTT_SHARED_GROUP": "",
             "NOTIFY_SOCKET": path,
             "WATCHDOG_USEC": "1000000",
         }

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,16 +42,12 @@ class Platform:
     """The supervised processes of ``PROCESSES`` on the session's services, in a temporary state dir."""
 
     def __init__(self, settings: Settings, state_dir: Path) -> None:
-        tag = uuid.uuid4().hex[:8]
         self.metrics_port, self.web_port = free_port(), free_port()
-        self.client_prefix = f"vward-ingest-sup{tag}"
         self.settings = settings.model_copy(update={"state_dir": state_dir})
         self.env = {
             **settings_env(self.settings),
             "VWARD_INGEST_METRICS_PORT": str(self.metrics_port),
             "VWARD_WEB_PORT": str(self.web_port),
-            "VWARD_MQTT_CLIENT_ID": f"{self.client_prefix}-0",
-            "VWARD_MQTT_SHARED_GROUP": f"sup{tag}",
         }
         self.logs = state_dir / "logs"
 
@@ -73,12 +68,10 @@ def platform(settings: Settings, clean_db: psycopg.Connection, tmp_path: Path) -
     started = Platform(settings, tmp_path / "state")
     yield started
     stop_processes(started.settings)
+    prefix = settings.mqtt_client_id.rsplit("-", 1)[0]
     for index in (0, 1):  # leave no persistent session queueing this session's messages
         client, _ = connect(
-            settings,
-            settings.mqtt_ingest_username,
-            settings.mqtt_ingest_password,
-            client_id=f"{started.client_prefix}-{index}",
+            settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id=f"{prefix}-{index}"
         )
         close(client)
 
@@ -122,11 +115,7 @@ def test_a_new_supervisor_adopts_and_down_stops_an_ingest_started_by_hand(platfo
     assert platform.pid("supervisor") not in (None, first)
     assert {name: platform.pid(name) for name in PROCESSES} == pids
 
-    extra_env = {
-        **platform.env,
-        "VWARD_INGEST_METRICS_PORT": "0",
-        "VWARD_MQTT_CLIENT_ID": f"{platform.client_prefix}-0",
-    }
+    extra_env = {**platform.env, "VWARD_INGEST_METRICS_PORT": "0"}
     with (platform.logs / "ingest-1.log").open("ab") as out:
         extra = subprocess.Popen([VWARD, "ingest", "--index", "1"], env=extra_env, stdout=out, stderr=subprocess.STDOUT)
     wait_until(lambda: platform.pid("ingest-1") == extra.pid, "the hand-started ingest registered", timeout_s=120)
