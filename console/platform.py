@@ -1,17 +1,19 @@
 """``vward up`` / ``vward down``: the whole local platform on one machine, started idempotently.
 
 Servers (PostgreSQL, Redis, Mosquitto) run from Debian's packages with their data under ``state_dir``;
-the vward processes run detached with pid files and logs under ``state_dir/run`` and ``state_dir/logs``.
-Running ``up`` again starts only what is not running.
+the vward processes run under a detached supervisor (``vward.supervisor``) that restarts any that dies,
+with pid files and logs under ``state_dir/run`` and ``state_dir/logs``. Running ``up`` again starts only
+what is not running (a new supervisor adopts processes a killed one left running).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,7 +22,7 @@ import click
 
 from alerting.push import ensure_vapid_key, vapid_key_path
 from device_sim.history import backfill_history
-from vward import db, services
+from vward import db, pidfiles, services, supervisor
 from vward.config import Settings, broker_service_accounts
 from vward.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_patients, seed_demo_users, seed_wards
 
@@ -33,6 +35,7 @@ PROCESSES: dict[str, list[str]] = {
     # connects with its own credentials like a real one.
     "simulator": ["simulate", "--speed", "30", "--deteriorate-fraction", "0.05", "--per-device-connections"],
 }
+_START_TIMEOUT_S = 60.0
 
 
 def start_services(settings: Settings) -> None:
@@ -75,52 +78,50 @@ def prepare_database(settings: Settings, *, occupancy: float) -> tuple[str, int]
         return db.storage_mode(conn), admitted
 
 
-def _pidfile(settings: Settings, name: str) -> Path:
-    return settings.state_dir.resolve() / "run" / f"{name}.pid"
+def _spec(vward: str) -> dict[str, list[str]]:
+    return {name: [vward, *args] for name, args in PROCESSES.items()}
 
 
-def _running(pidfile: Path) -> int | None:
-    try:
-        pid = int(pidfile.read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
+def start_processes(settings: Settings, *, env: Mapping[str, str] | None = None) -> None:
+    """Starts the supervisor, which starts (and keeps running) every process; returns once each has a pid.
 
-
-def start_processes(settings: Settings) -> None:
+    Idempotent: with a supervisor already running nothing is started. ``env`` is the processes'
+    environment (default: this one's), with the state directory set.
+    """
     base = settings.state_dir.resolve()
-    (base / "run").mkdir(exist_ok=True)
-    (base / "logs").mkdir(exist_ok=True)
+    if pidfiles.read_live(pidfiles.pidfile(base, supervisor.SUPERVISOR)) is not None:
+        return
+    (base / "logs").mkdir(parents=True, exist_ok=True)
     vward = str(Path(sys.executable).with_name("vward"))
-    for name, args in PROCESSES.items():
-        pidfile = _pidfile(settings, name)
-        if _running(pidfile):
-            continue
-        with (base / "logs" / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                [vward, *args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, "VWARD_STATE_DIR": str(base)},
-            )
-        pidfile.write_text(str(proc.pid))
+    with (base / "logs" / "supervisor.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vward.supervisor", str(base), json.dumps(_spec(vward))],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**(os.environ if env is None else env), "VWARD_STATE_DIR": str(base)},
+        )
+    detached = proc.wait(timeout=_START_TIMEOUT_S) == 0  # the supervisor forks itself away and returns
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while any(pidfiles.read_live(pidfiles.pidfile(base, name)) is None for name in PROCESSES):
+        if not detached or time.monotonic() > deadline:
+            raise click.ClickException(f"the supervisor did not start the processes; see {base / 'logs'}")
+        time.sleep(0.1)
 
 
 def stop_processes(settings: Settings) -> None:
-    for name in reversed(PROCESSES):
-        pidfile = _pidfile(settings, name)
-        pid = _running(pidfile)
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            while _running(pidfile) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _running(pidfile):
-                os.kill(pid, signal.SIGKILL)
-        pidfile.unlink(missing_ok=True)
+    """Stops the supervisor (which stops its processes), then any vward process left with a pid file:
+    an ingest an operator started with another ``--index``, or processes of a supervisor that was killed."""
+    base = settings.state_dir.resolve()
+    running = pidfiles.all_live(base)
+    if (pid := running.pop(supervisor.SUPERVISOR, None)) is not None:
+        supervisor.stop_process(pid, timeout=supervisor.STOP_TIMEOUT_S * (len(PROCESSES) + 1))
+    for name, pid in running.items():
+        if pidfiles.read_live(pidfiles.pidfile(base, name)) == pid:
+            supervisor.stop_process(pid)
+    for path in pidfiles.run_dir(base).glob("*.pid"):
+        path.unlink(missing_ok=True)
 
 
 def stop_services(settings: Settings) -> None:
@@ -151,11 +152,12 @@ def up_command(occupancy: float) -> None:
     click.echo(f"  Open http://{settings.web_host}:{settings.web_port}/")
     click.echo(f"  Sign in as any of {', '.join(u[0] for u in DEMO_USERS)} with password {DEMO_PASSWORD!r}")
     click.echo(f"  Logs: {settings.state_dir.resolve() / 'logs'}    Stop: scripts/down.sh")
+    click.echo("  Every process is supervised: one that dies is restarted (see logs/supervisor.log).")
 
 
 @click.command("down")
 def down_command() -> None:
-    """Stop everything `vward up` started (data is kept)."""
+    """Stop everything `vward up` started, and any ingest started by hand (data is kept)."""
     from vward.config import get_settings
 
     settings = get_settings()

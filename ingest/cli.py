@@ -10,8 +10,9 @@ import click
 
 from ingest import metrics as metrics_mod
 from ingest.worker import IngestWorker
-from vward import db
+from vward import db, pidfiles
 from vward.config import get_settings
+from vward.sd_notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 def ingest_command(index: int, leave: bool) -> None:
     """Subscribe to device readings, validate, score, store; ack after commit."""
     settings = get_settings()
+    pidfiles.register_self(settings.state_dir, f"ingest-{index}")  # so `vward down` stops it, whoever started it
     with db.connect(settings) as conn:
         log.info("readings storage: %s", db.storage_mode(conn))
     client_id = f"{settings.mqtt_client_id.rsplit('-', 1)[0]}-{index}"
@@ -37,5 +39,15 @@ def ingest_command(index: int, leave: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    IngestWorker(settings, metrics=metrics, client_id=client_id).run(stop, leave=leave)
+    worker = IngestWorker(settings, metrics=metrics, client_id=client_id)
+    # Under systemd (deploy/systemd/vward-ingest@.service, Type=notify): ready once set up (the broker's
+    # and the database's state show on /healthz, not as a failed start), and a watchdog ping while the
+    # process is scheduled, so a wedged process is killed and restarted.
+    notifier = Notifier.from_env()
+    notifier.start_watchdog(lambda: True, stop)
+    notifier.ready()
+    try:
+        worker.run(stop, leave=leave)
+    finally:
+        notifier.stopping()
     log.info("ingest %s stopped cleanly", client_id)

@@ -21,7 +21,7 @@ import redis
 from alerting.outbox import publish_pending
 from ingest.decode import Reason, Rejection
 from readings.columns import ReadingColumns
-from readings.store import store_columns
+from readings.store import CONFLICT, store_columns
 from vward import db
 from vward.config import Settings
 
@@ -143,7 +143,8 @@ class BatchCommitter:
                         " VALUES (%s, %s, %s, %s, %s, %s)",
                         quarantined,
                     )
-        return result.stored, result.duplicates, [str(row[3]) for row in quarantined]
+        conflicts = [CONFLICT] * result.conflicts  # quarantined by store_columns itself
+        return result.stored, result.duplicates, [str(row[3]) for row in quarantined] + conflicts
 
     def _commit_one_by_one(self, request: StoreRequest) -> tuple[int, int, list[str]]:
         """Isolates a message the database refuses, so one bad message cannot block the others."""

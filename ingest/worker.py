@@ -147,13 +147,14 @@ class IngestWorker:
         if isinstance(parsed, Rejection):
             message.rejected.append(parsed)
             return
-        device_id, readings = parsed
+        device_id, readings, refused_readings = parsed
         assignment = self.devices.lookup(device_id)
         refused = check_device(device_id, assignment)
         if refused or assignment is None or assignment.admission_id is None:
             message.rejected.append(refused or Rejection(Reason.UNKNOWN_DEVICE, device_id, device_id))
             return
         message.device_id, message.admission_id = device_id, assignment.admission_id
+        message.rejected.extend(refused_readings)  # each bad reading of a batch alone; the others go on
         # Bounds check_reading would accept, worked out once per message; it names the reason otherwise.
         earliest, latest = received_at - self.limits.late_window, received_at + self.limits.future_tolerance
         if assignment.admitted_at is not None and assignment.admitted_at > earliest:
@@ -171,7 +172,9 @@ class IngestWorker:
                         reason,
                         f"measured_at {at.isoformat()}",
                         device_id,
-                        reading.model_dump_json(exclude_none=True).encode() if len(readings) > 1 else None,
+                        reading.model_dump_json(exclude_none=True).encode()
+                        if len(readings) + len(refused_readings) > 1
+                        else None,
                     )
                 )
                 continue

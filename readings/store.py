@@ -4,7 +4,10 @@ This is the one path every reading takes, from a device or typed in by a nurse: 
 observation state, build each reading's observation set, score the batch in one call of the compiled
 scorer, COPY the rows, advance the state, and apply the alert rules to each admission's newest set. The
 caller commits; nothing here is visible until then, so no reading is left unscored and no alert exists
-for a reading that was not stored. Redeliveries (same device and measurement time) are skipped. NEWS2 is
+for a reading that was not stored. A reading that repeats a stored (device, measurement time) is a
+redelivery, skipped and counted, if its values are the same; with other values it is a ``conflict``,
+quarantined (in the same transaction) with both the stored and the incoming values, and never scored:
+neither copy is silently dropped, and the stored one stays what the patient's scores were built on. NEWS2 is
 for adults: a child's readings (``vward_news2_applies``, migration 0006) are stored with NULL scores and
 never reach the alert rules.
 
@@ -15,6 +18,7 @@ Python left is reading the decoded readings into columns.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +43,9 @@ from readings.observation_sets import (
 )
 from vward import db
 from vward.config import Settings
+from vward.contract import readings_topic
+
+CONFLICT = "conflict"  # the quarantine reason of a reading that contradicts a stored one
 
 _COLUMNS = (
     "device_id",
@@ -65,7 +72,8 @@ _RISK_VOCABULARY = (*news2.RISK_LEVELS, None)
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     stored: int
-    duplicates: int
+    duplicates: int  # identical redeliveries, skipped
+    conflicts: int = 0  # same device and time as a stored reading, other values: quarantined
 
 
 def store_readings(
@@ -97,11 +105,19 @@ def store_columns(
     window = settings.news2_freshness_window
     sets = build_sets(admission, batch.measured_at, batch.set_values(), states, window)
     scores = news2.score(**scorer_columns(sets.values, scales[admission]))
-    stored = _copy_rows(conn, _copy_payload(batch, scores, adult[admission]), len(batch))
+    if (collision := _copy_rows(conn, _copy_payload(batch, scores, adult[admission]))) is not None:
+        # Some readings repeat a stored (device, time), or each other: set them aside, score the rest afresh.
+        fresh, conflicts = _set_aside_repeats(conn, batch)
+        if fresh.all():
+            raise collision  # not a repeated reading after all: the caller isolates the message
+        rest = store_columns(conn, _take(batch, fresh), settings=settings, now=now, raise_alerts=raise_alerts)
+        repeats = len(batch) - int(fresh.sum())
+        return StoreResult(rest.stored, rest.duplicates + repeats - conflicts, rest.conflicts + conflicts)
+    stored = len(batch)
 
     _save_states(conn, admission_ids, sets.states)
     if not raise_alerts:
-        return StoreResult(stored, len(batch) - stored)
+        return StoreResult(stored, 0)
     current, newest = current_sets(sets.states, window)
     known = (newest != NEVER) & adult  # no set yet if no reading carried a NEWS2 parameter
     latest = news2.score(**scorer_columns(current[known], scales[known]))
@@ -131,7 +147,7 @@ def store_columns(
         settings=settings,
         now=now,
     )
-    return StoreResult(stored, len(batch) - stored)
+    return StoreResult(stored, 0)
 
 
 def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores, scored: np.ndarray) -> bytes:
@@ -233,25 +249,118 @@ def _value_column(name: str, value: np.ndarray) -> copy_binary.Column:
     return copy_binary.float4(value)
 
 
-def _copy_rows(conn: psycopg.Connection, payload: bytes, rows: int) -> int:
-    """COPYs straight into readings; if a redelivery collides, falls back to a staging table and skips it."""
+def _copy_rows(conn: psycopg.Connection, payload: bytes) -> errors.UniqueViolation | None:
+    """COPYs straight into readings; if any row repeats a stored or another row's key, writes nothing and
+    returns the database's complaint."""
     try:
         with conn.transaction(), conn.cursor() as cur:
             _copy_into(cur, "readings", payload)
-        return rows
-    except errors.UniqueViolation:
-        pass
-    with conn.cursor() as cur:
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS readings_staging (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        cur.execute("TRUNCATE readings_staging")
-        _copy_into(cur, "readings_staging", payload)
-        cur.execute(
-            f"INSERT INTO readings ({_COLUMN_LIST}) SELECT DISTINCT ON (device_id, measured_at)"
-            f" {_COLUMN_LIST} FROM readings_staging ON CONFLICT DO NOTHING"
-        )
-        return cur.rowcount
+    except errors.UniqueViolation as exc:
+        return exc
+    return None
+
+
+_STORED_VALUES = (
+    "SELECT k.i, "
+    + ", ".join(f"r.{name}" for name in VALUE_COLUMNS)
+    + " FROM unnest(%s::text[], %s::timestamptz[], %s::int[]) AS k(device_id, measured_at, i)"
+    " JOIN readings r ON r.device_id = k.device_id AND r.measured_at = k.measured_at"
+)
+
+
+def _set_aside_repeats(conn: psycopg.Connection, batch: ReadingColumns) -> tuple[np.ndarray, int]:
+    """Which readings are new (a mask), after quarantining as conflicts those that contradict a stored
+    reading or an earlier one of the batch; returns the mask and how many conflicts were quarantined."""
+    keys = np.stack([batch.device, batch.measured_at], axis=1)
+    _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    rows = conn.execute(
+        _STORED_VALUES,
+        (
+            [batch.device_ids[d] for d in batch.device[first].tolist()],
+            [from_micros(t) for t in batch.measured_at[first].tolist()],
+            list(range(len(first))),
+        ),
+    ).fetchall()
+    stored = np.zeros(len(first), dtype=bool)
+    reference = batch.values[first].copy()  # what each key's readings must equal: the stored or first one
+    for row in rows:
+        stored[row[0]] = True
+        reference[row[0]] = _coded(row[1:])
+    new = ~stored[group] & (np.arange(len(batch)) == first[group])
+    same = _same_values(batch.values, reference[group])
+    conflicting = np.flatnonzero(~new & ~same)
+    if len(conflicting):
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [_conflict_row(batch, int(i), reference[group[i]], bool(stored[group[i]])) for i in conflicting],
+            )
+    return new, len(conflicting)
+
+
+def _coded(values: Sequence[object]) -> np.ndarray:
+    """A stored row's values (real, boolean, ACVPU letter) coded as ``ReadingColumns.values`` codes them."""
+    coded = np.full(len(VALUE_COLUMNS), np.nan)
+    for k, (name, value) in enumerate(zip(VALUE_COLUMNS, values, strict=True)):
+        if value is None:
+            continue
+        if name == "consciousness":
+            coded[k] = CONSCIOUSNESS_CODES[str(value)]
+        else:
+            coded[k] = float(value)  # type: ignore[arg-type]
+    return coded
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise equality as stored (``real`` columns: float4), a missing value equal only to a missing one."""
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    return ((a32 == b32) | (np.isnan(a32) & np.isnan(b32))).all(axis=1)
+
+
+def _as_json(values: np.ndarray) -> dict[str, object]:
+    letters = {code: letter for letter, code in CONSCIOUSNESS_CODES.items()}
+    out: dict[str, object] = {}
+    for name, value in zip(VALUE_COLUMNS, values.tolist(), strict=True):
+        if value != value:  # NaN: not carried
+            continue
+        if name == "on_oxygen":
+            out[name] = value == 1.0
+        elif name == "consciousness":
+            out[name] = letters[int(value)]
+        else:
+            out[name] = value
+    return out
+
+
+def _conflict_row(batch: ReadingColumns, i: int, reference: np.ndarray, stored: bool) -> tuple[object, ...]:
+    """A quarantine row showing both versions: the one stored (or stored first in this batch) and this one."""
+    device = batch.device_ids[int(batch.device[i])]
+    at = from_micros(int(batch.measured_at[i])).isoformat()
+    kept, incoming = _as_json(reference), _as_json(batch.values[i])
+    body = {"measured_at": at, "stored": kept, "incoming": incoming}
+    where = "a stored reading" if stored else "an earlier reading of the same batch"
+    detail = f"measured_at {at} repeats {where} with other values: stored {kept}, incoming {incoming}"
+    return (
+        from_micros(int(batch.received_at[i])),
+        readings_topic(device),
+        device,
+        CONFLICT,
+        detail[:500],
+        json.dumps(body, separators=(",", ":")).encode(),
+    )
+
+
+def _take(batch: ReadingColumns, mask: np.ndarray) -> ReadingColumns:
+    return ReadingColumns(
+        batch.device_ids,
+        batch.device[mask],
+        batch.admission_id[mask],
+        batch.measured_at[mask],
+        batch.received_at[mask],
+        batch.values[mask],
+    )
 
 
 def _copy_into(cur: psycopg.Cursor, table: str, payload: bytes) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
@@ -90,6 +90,15 @@ class ReadingBatch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     readings: Annotated[list[Reading], Field(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)]
+
+
+class ReadingBatchEnvelope(BaseModel):
+    """A batch's shape alone, so that each reading can then be judged by itself (one bad reading is refused
+    alone, not with its batch)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    readings: Annotated[list[Any], Field(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)]
 
 
 def encode_readings(readings: list[dict[str, object]]) -> bytes:

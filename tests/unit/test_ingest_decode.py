@@ -1,5 +1,6 @@
 """Every way a message can be refused has its own reason; good messages decode to readings."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from ingest.decode import (
     DeviceAssignment,
     Limits,
+    Parsed,
     Reason,
     Rejection,
     check_device,
@@ -21,15 +23,15 @@ LIMITS = Limits(max_payload_bytes=4096, late_window=timedelta(hours=72), future_
 ASSIGNED = DeviceAssignment("ox-000001", 7, NOW - timedelta(days=2), 1)
 
 
-def parse(payload: bytes, topic: str = TOPIC) -> tuple[str, list] | Rejection:
+def parse(payload: bytes, topic: str = TOPIC) -> Parsed | Rejection:
     return parse_payload(topic, payload, max_payload_bytes=LIMITS.max_payload_bytes)
 
 
 def test_single_reading_decodes_with_values() -> None:
     parsed = parse(b'{"measured_at":"2026-11-23T11:59:00Z","spo2":94,"hr":88.0,"on_oxygen":false}')
     assert not isinstance(parsed, Rejection)
-    device_id, readings = parsed
-    assert device_id == "ox-000001"
+    device_id, readings, rejected = parsed
+    assert device_id == "ox-000001" and rejected == []
     assert readings[0].spo2 == 94 and readings[0].hr == 88 and readings[0].on_oxygen is False
     assert readings[0].measured_at == NOW - timedelta(minutes=1)
 
@@ -67,6 +69,82 @@ def test_bad_payloads_get_their_reason(payload: bytes, reason: Reason) -> None:
     assert isinstance(parsed, Rejection), parsed
     assert parsed.reason == reason, parsed.detail
     assert parsed.detail
+
+
+def _nine_good_and(bad: str) -> bytes:
+    """A batch of ten readings, the seventh written as ``bad`` (JSON text of one reading)."""
+    good = [json.dumps({"measured_at": f"2026-11-23T11:{m:02d}:00Z", "hr": 70 + m}) for m in range(10)]
+    good[6] = bad
+    return ('{"readings":[' + ",".join(good) + "]}").encode()
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ('{"measured_at":"2026-11-23T11:06:00Z","spo2":150}', Reason.IMPOSSIBLE_VALUE),
+        ('{"measured_at":"2026-11-23T11:06:00Z","hr":76,"colour":"red"}', Reason.UNKNOWN_FIELD),
+        ('{"measured_at":"2026-11-23T11:06:00","hr":76}', Reason.WRONG_TYPE),
+        ('{"measured_at":"2026-11-23T11:06:00Z","hr":"76"}', Reason.WRONG_TYPE),
+        ('{"hr":76}', Reason.MISSING_FIELD),
+        ('{"measured_at":"2026-11-23T11:06:00Z","hr":70,"hr":150}', Reason.DUPLICATE_KEY),
+        ('{"measured_at":"2026-11-23T11:06:00Z","hr":150,"hr":70}', Reason.DUPLICATE_KEY),
+        ('{"measured_at":"2026-11-23T11:06:00Z","h\\u0072":70,"hr":150}', Reason.DUPLICATE_KEY),
+        ('{"measured_at":"2026-11-23T11:06:00Z","spo2":150,"spo2":95}', Reason.DUPLICATE_KEY),
+        ('"not a reading"', Reason.WRONG_TYPE),
+    ],
+)
+def test_a_bad_reading_in_a_batch_is_refused_alone(bad: str, reason: Reason) -> None:
+    parsed = parse(_nine_good_and(bad))
+    assert isinstance(parsed, Parsed), parsed
+    assert [r.hr for r in parsed.readings] == [70, 71, 72, 73, 74, 75, 77, 78, 79]
+    assert len(parsed.rejected) == 1
+    refused = parsed.rejected[0]
+    assert refused.reason == reason and refused.detail.startswith("readings.6"), refused.detail
+    assert refused.device_id == "ox-000001"
+    assert refused.raw is not None and json.loads(refused.raw) is not None  # the reading as sent, on its own
+    if reason == Reason.DUPLICATE_KEY:
+        assert len(json.loads(refused.raw, object_pairs_hook=list)) == 3  # both values of the key kept
+
+
+def test_a_batch_of_only_bad_readings_refuses_each() -> None:
+    bad = '{"measured_at":"2026-11-23T11:06:00Z","spo2":150}'
+    parsed = parse(('{"readings":[' + ",".join([bad] * 3) + "]}").encode())
+    assert isinstance(parsed, Parsed) and parsed.readings == []
+    assert [r.reason for r in parsed.rejected] == [Reason.IMPOSSIBLE_VALUE] * 3
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"measured_at":"2026-11-23T11:59:00Z","hr":70,"hr":150}',
+        b'{"measured_at":"2026-11-23T11:59:00Z","measured_at":"2026-11-23T11:58:00Z","hr":70}',
+        b'{"readings":[{"measured_at":"2026-11-23T11:59:00Z","hr":70}],"readings":[]}',
+        b'{"readings":[{"measured_at":"2026-11-23T11:59:00Z","hr":70}],'
+        b'"readings":[{"measured_at":"2026-11-23T11:59:00Z","hr":150}]}',
+    ],
+)
+def test_duplicate_keys_of_a_message_refuse_it(payload: bytes) -> None:
+    parsed = parse(payload)
+    assert isinstance(parsed, Rejection), parsed
+    assert parsed.reason == Reason.DUPLICATE_KEY and "duplicate key" in parsed.detail
+
+
+def test_keys_spelled_with_spaces_or_escapes_are_not_mistaken_for_duplicates() -> None:
+    parsed = parse(b'{ "measured_at" : "2026-11-23T11:59:00Z" , "h\\u0072" : 70 , "consciousness" :"A"}')
+    assert isinstance(parsed, Parsed) and parsed.rejected == [], parsed
+    assert parsed.readings[0].hr == 70 and parsed.readings[0].consciousness == "A"
+
+
+def test_a_batch_envelope_that_is_wrong_refuses_the_message() -> None:
+    reading = '{"measured_at":"2026-11-23T11:59:00Z","hr":70}'
+    for payload, reason in [
+        (('{"readings":[' + reading + '],"colour":"red"}').encode(), Reason.UNKNOWN_FIELD),
+        (b'{"readings":{"hr":70}}', Reason.WRONG_TYPE),
+        (('{"readings":[' + reading + "]").encode(), Reason.MALFORMED_JSON),
+        (('{"readings":[' + reading.replace("70", "NaN") + "]}").encode(), Reason.MALFORMED_JSON),
+    ]:
+        parsed = parse(payload)
+        assert isinstance(parsed, Rejection) and parsed.reason == reason, (payload, parsed)
 
 
 @pytest.mark.parametrize(
