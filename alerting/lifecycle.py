@@ -39,7 +39,7 @@ from alerting.events import (
     Unsnooze,
 )
 from alerting.model import Alert, Targets, risk_rank
-from vward.vocabulary import MAX_NOTE_CHARS, ResponseKind
+from vward.vocabulary import MAX_NOTE_CHARS, AlertStatus, ResponseKind, Risk, Trigger
 
 __all__ = [
     "MAX_SNOOZE",
@@ -84,7 +84,7 @@ def raise_alert(
         admission_id=admission_id,
         trigger=trigger,
         risk=risk,
-        status="raised",
+        status=AlertStatus.RAISED,
         news2_total=news2_total,
         news2_complete=news2_complete,
         sub_scores=sub_scores,
@@ -95,7 +95,7 @@ def raise_alert(
         updated_at=now,
     )
     detail = {"trigger": trigger, "news2_total": news2_total, "complete": news2_complete}
-    return alert, [Record("raised", None, "raised", None, detail=detail, notify=("nurses",))]
+    return alert, [Record("raised", None, AlertStatus.RAISED, None, detail=detail, notify=("nurses",))]
 
 
 def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[Effect]]:
@@ -104,10 +104,10 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
         raise InvalidTransition(f"alert {alert.id} is resolved")
     match event:
         case Acknowledge(actor):
-            _require(alert, ("raised",), "acknowledge")
+            _require(alert, (AlertStatus.RAISED,), "acknowledge")
             new = replace(
                 alert,
-                status="acknowledged",
+                status=AlertStatus.ACKNOWLEDGED,
                 acknowledged_at=now,
                 acknowledged_by=actor,
                 next_reminder_at=None,
@@ -126,10 +126,10 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
         case Respond(actor, kind):
             if kind not in tuple(ResponseKind):
                 raise InvalidAction(f"response kind must be one of {', '.join(ResponseKind)}")
-            _require(alert, ("acknowledged",), "respond to")
+            _require(alert, (AlertStatus.ACKNOWLEDGED,), "respond to")
             new = replace(
                 alert,
-                status="responded",
+                status=AlertStatus.RESPONDED,
                 responded_at=now,
                 responded_by=actor,
                 response_kind=kind,
@@ -137,11 +137,13 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
             )
             return _done(new, now, Record("responded", alert.status, new.status, actor, detail={"kind": kind}))
         case Resolve(actor):
-            _require(alert, ("responded",), "resolve")
-            return _done(_resolved(alert, actor, now), now, Record("resolved", alert.status, "resolved", actor))
+            _require(alert, (AlertStatus.RESPONDED,), "resolve")
+            return _done(
+                _resolved(alert, actor, now), now, Record("resolved", alert.status, AlertStatus.RESOLVED, actor)
+            )
         case AdmissionEnded(actor, outcome):
             detail = {"outcome": outcome}
-            record = Record("closed_on_discharge", alert.status, "resolved", actor, detail=detail)
+            record = Record("closed_on_discharge", alert.status, AlertStatus.RESOLVED, actor, detail=detail)
             return _done(_resolved(alert, actor, now), now, record)
         case ReadingsResumed(observed_at):
             if not ends_with_readings(alert):
@@ -150,7 +152,7 @@ def transition(alert: Alert, event: Event, now: datetime) -> tuple[Alert, list[E
             return _done(
                 _resolved(alert, None, now),
                 now,
-                Record("readings_resumed", alert.status, "resolved", None, detail=detail),
+                Record("readings_resumed", alert.status, AlertStatus.RESOLVED, None, detail=detail),
             )
         case Snooze(actor, until, reason):
             return _snooze(alert, actor, until, reason, now)
@@ -170,13 +172,13 @@ def ends_with_readings(alert: Alert) -> bool:
 
     Once an observation set has escalated it (a higher risk), it is a clinical alert and a nurse closes it.
     """
-    return alert.trigger == "missed_readings" and alert.risk == "low"
+    return alert.trigger == Trigger.MISSED_READINGS and alert.risk == Risk.LOW
 
 
 def _resolved(alert: Alert, actor: int | None, now: datetime) -> Alert:
     return replace(
         alert,
-        status="resolved",
+        status=AlertStatus.RESOLVED,
         resolved_at=now,
         resolved_by=actor,
         next_reminder_at=None,
@@ -209,7 +211,7 @@ def _snooze(
         raise InvalidAction("a snooze needs a reason")
     if until is None or until <= now or until > now + MAX_SNOOZE:
         raise InvalidAction(f"a snooze needs an expiry in the future, at most {MAX_SNOOZE} ahead")
-    _require(alert, ("acknowledged", "responded"), "snooze")
+    _require(alert, (AlertStatus.ACKNOWLEDGED, AlertStatus.RESPONDED), "snooze")
     new = replace(alert, snoozed_until=until, snoozed_by=actor, snooze_reason=reason.strip(), next_reminder_at=None)
     return _done(
         new,
@@ -231,7 +233,11 @@ def _tick(alert: Alert, interval: timedelta, now: datetime) -> tuple[Alert, list
         if now < alert.snoozed_until:
             return alert, []
         alert = _unsnoozed(alert)
-        if alert.status == "acknowledged" and alert.response_due_at is not None and now >= alert.response_due_at:
+        if (
+            alert.status == AlertStatus.ACKNOWLEDGED
+            and alert.response_due_at is not None
+            and now >= alert.response_due_at
+        ):
             alert = replace(alert, next_reminder_at=now)  # an overdue response is re-announced at once
         effects.append(Record("snooze_expired", alert.status, alert.status, None, notify=("nurses",)))
     target = _missed_target(alert, now)
@@ -275,9 +281,9 @@ def _missed_target(alert: Alert, now: datetime) -> str | None:
     def missed(due: datetime | None) -> bool:
         return due is not None and now >= due and (alert.escalated_at is None or alert.escalated_at < due)
 
-    if alert.status in ("raised", "acknowledged") and missed(alert.response_due_at):
+    if alert.status in (AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED) and missed(alert.response_due_at):
         return "response"  # checked first: after a late tick one escalation covers both targets
-    if alert.status == "raised" and missed(alert.acknowledge_due_at):
+    if alert.status == AlertStatus.RAISED and missed(alert.acknowledge_due_at):
         return "acknowledge"
     return None
 
@@ -288,7 +294,7 @@ def _risk_increased(alert: Alert, event: RiskIncreased, now: datetime) -> tuple[
     new = replace(
         _unsnoozed(alert),
         risk=event.risk,
-        status="raised",
+        status=AlertStatus.RAISED,
         news2_total=event.news2_total,
         news2_complete=event.news2_complete,
         sub_scores=event.sub_scores,
@@ -303,4 +309,6 @@ def _risk_increased(alert: Alert, event: RiskIncreased, now: datetime) -> tuple[
         next_reminder_at=None,
     )
     detail = {"from_risk": alert.risk, "news2_total": event.news2_total, "complete": event.news2_complete}
-    return _done(new, now, Record("risk_increased", alert.status, "raised", None, detail=detail, notify=("nurses",)))
+    return _done(
+        new, now, Record("risk_increased", alert.status, AlertStatus.RAISED, None, detail=detail, notify=("nurses",))
+    )

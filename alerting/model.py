@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vward.config import Settings
-from vward.vocabulary import OPEN_STATUSES, RISK_LEVELS
+from vward.vocabulary import OPEN_STATUSES, RISK_LEVELS, Risk
 
 
 def risk_rank(risk: str) -> int:
@@ -25,17 +25,17 @@ class Targets:
     @classmethod
     def from_settings(cls, settings: Settings) -> Targets:
         """'low' alerts (a trend or missed readings below the aggregate bands) use the low-medium targets."""
-        ack = {
-            "high": settings.target_high_ack,
-            "medium": settings.target_medium_ack,
-            "low-medium": settings.target_low_medium_ack,
-            "low": settings.target_low_medium_ack,
+        ack: dict[str, timedelta] = {
+            Risk.HIGH: settings.target_high_ack,
+            Risk.MEDIUM: settings.target_medium_ack,
+            Risk.LOW_MEDIUM: settings.target_low_medium_ack,
+            Risk.LOW: settings.target_low_medium_ack,
         }
-        response = {
-            "high": settings.target_high_response,
-            "medium": settings.target_medium_response,
-            "low-medium": settings.target_low_medium_response,
-            "low": settings.target_low_medium_response,
+        response: dict[str, timedelta] = {
+            Risk.HIGH: settings.target_high_response,
+            Risk.MEDIUM: settings.target_medium_response,
+            Risk.LOW_MEDIUM: settings.target_low_medium_response,
+            Risk.LOW: settings.target_low_medium_response,
         }
         return cls(ack=ack, response=response, reminder_interval=settings.escalation_reminder_interval)
 

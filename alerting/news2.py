@@ -1,8 +1,9 @@
 """The NEWS2 chart (Royal College of Physicians, 2017): compiled kernels behind a checking wrapper.
 
 This module is the single place the chart lives. ``score`` checks dtypes and shapes, then hands whole
-columns to ``_score_rows``; ``score_one`` puts a single hand-entered set through the same kernels so the
-UI can never disagree with the batch path.
+columns to ``_score_rows``; ``score_one`` puts a single set given as Python values through the same
+kernels, for the tests and for one-off callers (bench/_consumers.py's naive consumer). Every stored
+reading, hand-entered ones included, is scored in batches by ``readings.store``.
 
 Kernel structure: ``_score_rows`` walks the columns in blocks of ``_BLOCK_ROWS`` rows. Per block, three
 band passes each read two or three float64 columns (several memory streams in flight at once) and write
@@ -67,7 +68,7 @@ class News2Scores:
 
 @dataclass(frozen=True)
 class ScoredSet:
-    """One scored set, in plain Python types for forms and templates."""
+    """One scored set, in plain Python types (``score_one``)."""
 
     sub_scores: tuple[int | None, ...]  # in PARAMETERS order, None where missing
     total: int
@@ -280,10 +281,10 @@ def score_one(
     consciousness: str | None = None,
     temp: float | None = None,
 ) -> ScoredSet:
-    """Score one hand-entered set (None = not measured; consciousness as an ACVPU letter)."""
+    """Score one set given as Python values (None = not measured; consciousness as an ACVPU letter)."""
     if consciousness is not None and consciousness not in CONSCIOUSNESS_CODES:
         raise News2InputError(f"consciousness must be one of {', '.join(CONSCIOUSNESS_CODES)}")
-    if scale not in (1, 2):
+    if scale not in vocabulary.SPO2_SCALES:
         raise News2InputError("scale must be 1 or 2")
 
     def column(value: float | None) -> np.ndarray:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alerting.model import risk_rank
+from vward.vocabulary import Risk, Trigger
 
 TREND_MIN_BASELINE_SETS = 6
 TREND_MIN_RECENT_SETS = 2
-RAISING_RISKS = ("low-medium", "medium", "high")
+RAISING_RISKS: tuple[str, ...] = (Risk.LOW_MEDIUM, Risk.MEDIUM, Risk.HIGH)
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,12 @@ Decision = Raise | Escalate | None
 
 def trigger_for(latest: LatestSet, baseline: Baseline | None, rise_threshold: int) -> str | None:
     """What about this set raises an alert on its own, or None."""
-    if latest.risk in ("medium", "high"):
-        return "news2"
-    if latest.risk == "low-medium":
-        return "single_parameter"
+    if latest.risk in (Risk.MEDIUM, Risk.HIGH):
+        return Trigger.NEWS2
+    if latest.risk == Risk.LOW_MEDIUM:
+        return Trigger.SINGLE_PARAMETER
     if is_trend(latest.total, baseline, rise_threshold):
-        return "trend"
+        return Trigger.TREND
     return None
 
 

@@ -1,6 +1,6 @@
 """Ingest throughput, publish to committed row, with every figure measured in the same run.
 
-    python -m bench.ingest [--messages 100000] [--batch-readings 1000000]
+    python -m bench.ingest [--messages 100000] [--batch-readings 1000000] [--tls]
 
 Each stage pre-loads the broker: the consumer's persistent session subscribes, goes away, and the
 messages are published into its queue; then the consumer starts and the stage times how fast it drains
@@ -9,7 +9,8 @@ consumer on this machine). Stages: (a) a bare paho subscriber that only parses J
 ceiling), (b) the naive design (validate, score and INSERT + COMMIT per message), (c) ``vward ingest``,
 (d) two ``vward ingest`` processes on a shared subscription, (e) messages carrying a device's buffered
 batch of 60 readings, (f) bytes on disk per million stored readings. Every stage checks that exactly the
-published readings were stored, none twice.
+published readings were stored, none twice. ``--tls`` runs every stage through the broker's TLS listener
+(``vward.mqtt_client``), to price encryption against the same run's plain-text figures.
 """
 
 from __future__ import annotations
@@ -227,14 +228,20 @@ def _run_stage(
 
 def _consumer(kind: str, settings: Settings, client_id: str, topic: str, expected: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bench._consumers", kind, client_id, topic, str(expected)], env=settings_env(settings)
+        [sys.executable, "-m", "bench._consumers", kind, client_id, topic, str(expected)], env=_env(settings)
     )
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    """``settings_env`` and the TLS settings, which it does not carry."""
+    tls = {"VWARD_MQTT_TLS": "true", "VWARD_MQTT_TLS_CA_FILE": str(settings.mqtt_tls_ca_file)}
+    return {**settings_env(settings), **(tls if settings.mqtt_tls else {})}
 
 
 def _ingest(settings: Settings, client_id: str) -> subprocess.Popen[bytes]:
     index, port = int(client_id.rsplit("-", 1)[1]), free_port()
     env = {
-        **settings_env(settings),
+        **_env(settings),
         "VWARD_MQTT_CLIENT_ID": client_id,
         "VWARD_MQTT_SHARED_GROUP": "ingest",
         "VWARD_INGEST_METRICS_PORT": str(port - index),
@@ -264,10 +271,19 @@ def _disk_bytes(settings: Settings) -> tuple[str, int, int | None]:
 @click.option("--messages", default=100_000, show_default=True, help="Messages per single-reading stage.")
 @click.option("--naive-messages", default=20_000, show_default=True, help="Messages for the naive stage.")
 @click.option("--batch-readings", default=1_000_000, show_default=True, help="Readings in the 60-per-message stage.")
-def main(messages: int, naive_messages: int, batch_readings: int) -> None:
+@click.option("--tls", is_flag=True, help="Every MQTT connection through the broker's TLS listener.")
+def main(messages: int, naive_messages: int, batch_readings: int, tls: bool) -> None:
     """Run every stage and print readings/s with ratios."""
     with ephemeral_services(prefix="vward-bench-") as env:
         settings = env.settings
+        if tls:
+            settings = settings.model_copy(
+                update={
+                    "mqtt_port": settings.mqtt_tls_port,
+                    "mqtt_tls": True,
+                    "mqtt_tls_ca_file": env.base / "mosquitto" / "tls" / "ca.crt",
+                }
+            )
         with psycopg.connect(settings.database_url) as conn:
             seed_demo_users(conn)
             rng = random.Random(1)

@@ -11,7 +11,7 @@ neither copy is silently dropped, and the stored one stays what the patient's sc
 for adults: a child's readings (``vward_news2_applies``, migration 0006) are stored with NULL scores and
 never reach the alert rules.
 
-Everything here works on whole columns (``ingest.columns``): observation sets (``observation_sets``),
+Everything here works on whole columns (``readings.columns``): observation sets (``observation_sets``),
 one scorer call, and the COPY stream formatted by NumPy (``copy_binary``), so the only per-reading
 Python left is reading the decoded readings into columns.
 """

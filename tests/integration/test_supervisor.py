@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from vward.platform import PROCESSES, start_processes, stop_processes
 
+from console.platform import PROCESSES, start_processes, stop_processes
 from tests.integration.mqtt_helpers import close, connect, wait_until
 from vward import pidfiles
 from vward.config import Settings

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-from vward.cli import cli
-from vward.platform import PROCESSES
 
+from console.cli import cli
+from console.platform import PROCESSES
 from vward.config import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

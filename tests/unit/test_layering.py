@@ -89,3 +89,15 @@ def test_domain_code_raises_domain_errors_not_http_ones() -> None:
             if isinstance(node, ast.ImportFrom) and node.module == "clinician_ui.errors":
                 importers.append(str(path.relative_to(ROOT)))
     assert importers == []
+
+
+def test_the_image_and_the_package_list_hold_every_package() -> None:
+    """A package left out of the Dockerfile, its context filter or setuptools' list fails only at run time."""
+    shipped = set(FLOORS) - {"bench"}
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    context = (ROOT / "deploy" / "Dockerfile.dockerignore").read_text().split()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for package in shipped:
+        assert f"COPY {package} ./{package}" in dockerfile, package
+        assert f"!{package}/" in context, package
+        assert f'"{package}*"' in pyproject, package

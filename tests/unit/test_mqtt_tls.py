@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 from vward import mqtt_auth, mqtt_client
@@ -64,3 +65,11 @@ def test_the_local_broker_config_ends_with_the_tls_listener(tmp_path: Path) -> N
     block = listener_lines(8883, tls_files(tmp_path / "tls"))
     assert config[-len(block) :] == block
     assert "listener 8883" not in mqtt_auth.broker_config(tmp_path, 1883)
+
+
+def test_a_client_certificate_is_loaded_when_configured(tmp_path: Path) -> None:
+    files = ensure_throwaway_certs(tmp_path)  # any certificate and key pair will do for loading
+    settings = Settings(mqtt_tls=True, mqtt_tls_ca_file=files.ca, mqtt_tls_cert_file=files.cert)
+    with pytest.raises(ssl.SSLError):
+        mqtt_client.tls_context(settings)  # the key is not in the certificate file
+    mqtt_client.tls_context(settings.model_copy(update={"mqtt_tls_key_file": files.key}))

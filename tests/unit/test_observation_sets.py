@@ -24,7 +24,7 @@ P = {name: k for k, name in enumerate(SET_PARAMETERS)}
 
 
 def code(name: str, value: object) -> float:
-    """A parameter as the scorer's float, as ingest codes it (ingest.columns)."""
+    """A parameter as the scorer's float, as the reading path codes it (readings.columns)."""
     if value is None:
         return math.nan
     return CONSCIOUSNESS_CODES[str(value)] if name == "consciousness" else float(value)  # type: ignore[arg-type]
