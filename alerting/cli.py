@@ -1,4 +1,4 @@
-"""``vward score``: re-score a CSV of observation sets with NEWS2 from the command line."""
+"""``vward score``: re-score a CSV of observation sets with NEWS2 or NPEWS from the command line."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ class _BadCsv(click.ClickException):
 @click.command("score")
 @click.argument("csv_file", type=click.File("r"))
 def score_command(csv_file: TextIO) -> None:
-    """Print CSV_FILE (``-`` for stdin) with NEWS2 sub-scores, total, risk and completeness appended.
+    """Print CSV_FILE (``-`` for stdin) with sub-scores, total, risk or level, and completeness appended.
 
-    Columns rr, spo2, scale, on_oxygen, sbp, hr, consciousness, temp; an empty cell is not measured.
+    NEWS2 columns: rr, spo2, scale, on_oxygen, sbp, hr, consciousness, temp. A column age_band or
+    age_months selects NPEWS: rr, resp_distress, spo2, oxygen, hr, sbp, crt, and optionally o2_percent,
+    o2_lpm, bp_not_obtained. An empty cell is not measured.
     """
     try:
         score_csv(csv_file, sys.stdout)

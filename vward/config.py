@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     target_medium_response: timedelta = timedelta(minutes=60)
     target_low_medium_ack: timedelta = timedelta(minutes=30)
     target_low_medium_response: timedelta = timedelta(hours=2)
+    # NPEWS response targets per escalation level, from the chart's response column: review the child within,
+    # and reassess (repeat the observations) within. Low asks only for a reassessment; emergency for a review at once.
+    npews_low_reassess: timedelta = timedelta(minutes=60)
+    npews_medium_review: timedelta = timedelta(minutes=30)
+    npews_medium_reassess: timedelta = timedelta(minutes=30)
+    npews_high_review: timedelta = timedelta(minutes=15)
+    npews_high_reassess: timedelta = timedelta(minutes=30)
+    npews_emergency_review: timedelta = timedelta(0)
+    npews_emergency_reassess: timedelta = timedelta(minutes=15)
     escalation_reminder_interval: timedelta = timedelta(minutes=5)
     hub_tick_s: float = 5.0
     hub_consumer_group: str = "hub"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from alerting.cli import score_command
-from alerting.score_csv import OUTPUT_COLUMNS, CsvInputError, score_csv
+from alerting.score_csv import NPEWS_OUTPUT_COLUMNS, OUTPUT_COLUMNS, CsvInputError, score_csv
 
 HEADER = "id,rr,spo2,scale,on_oxygen,sbp,hr,consciousness,temp"
 OK = "p1,16,97,1,false,120,70,A,37"
@@ -96,3 +96,62 @@ def test_score_csv_counts_sets_and_raises_its_own_error() -> None:
     assert score_csv(io.StringIO(f"{HEADER}\np1,16,97,1,false,120,70,A,37\n"), sink) == 1
     with pytest.raises(CsvInputError, match="line 2"):
         score_csv(io.StringIO(f"{HEADER}\np1,16,97,1,false,120,70,Q,37\n"), io.StringIO())
+
+
+# --- NPEWS: an age column selects it ----------------------------------------------------------------
+
+PEWS_HEADER = "id,age_band,rr,resp_distress,spo2,oxygen,o2_percent,o2_lpm,hr,sbp,bp_not_obtained,crt"
+PEWS_OUT_HEADER = PEWS_HEADER + "," + ",".join(NPEWS_OUTPUT_COLUMNS)
+
+
+def test_npews_round_trip_with_the_same_conventions_as_news2() -> None:
+    code, out, err = run(
+        f"{PEWS_HEADER}\n"
+        "calm,1-4 years,30,none,98,air,,,110,90,,1\n"
+        "infant,0-11 Months,72,,90,,,,185,,,\n"
+        "worse,0–11 months,72,Severe,90,High flow,,,185,,U4,3\n"
+        "mask,5-12 years,22,mild,93,oxygen,40,,100,,NCO,2.005\n"
+        "nasal,13+ years,50,none,97,oxygen,,,85,,,\n"
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        PEWS_OUT_HEADER,
+        "calm,1-4 years,30,none,98,air,,,110,90,,1,0,0,0,0,0,0,0,0,none,true",
+        "infant,0-11 Months,72,,90,,,,185,,,,4,,4,,4,,,12,high,false",
+        "worse,0–11 months,72,Severe,90,High flow,,,185,,U4,3,4,4,4,4,4,4,2,26,emergency,true",
+        "mask,5-12 years,22,mild,93,oxygen,40,,100,,NCO,2.005,0,1,1,2,0,0,2,6,medium,true",
+        "nasal,13+ years,50,none,97,oxygen,,,85,,,,4,0,0,1,0,,,5,medium,false",  # oxygen of unknown level: a floor
+    ]
+
+
+def test_npews_by_age_in_months_and_without_the_optional_columns() -> None:
+    rows = ["11,50", "12,50", "59,50", "60,50", "155,50", "156,50"]
+    text = "age_months,rr,resp_distress,spo2,oxygen,hr,sbp,crt\n" + "".join(f"{r},,,,,,\n" for r in rows)
+    code, out, _ = run(text)
+    assert code == 0
+    assert out.splitlines()[0].endswith(",".join(NPEWS_OUTPUT_COLUMNS))
+    assert [line.split(",")[8] for line in out.splitlines()[1:]] == ["1", "2", "2", "4", "4", "4"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("age_band,age_months,rr,resp_distress,spo2,oxygen,hr,sbp,crt\n", "line 1: give age_band or age_months"),
+        ("age_band,rr,spo2,oxygen,hr,sbp\n", "line 1: missing required column(s): resp_distress, crt"),
+        (PEWS_HEADER + ",level\n", "line 1: column(s) level repeated or would clash"),
+        (f"{PEWS_HEADER}\np,2 years,30,,,,,,,,,\n", "line 2: age_band '2 years' must be one of 0-11 months"),
+        (f"{PEWS_HEADER}\np,,30,,,,,,,,,\n", "line 2: age_band '' must be one of"),
+        ("age_months,rr,resp_distress,spo2,oxygen,hr,sbp,crt\n-1,,,,,,,\n", "line 2: age_months '-1' must be"),
+        ("age_months,rr,resp_distress,spo2,oxygen,hr,sbp,crt\n1.5,,,,,,,\n", "line 2: age_months '1.5' must be"),
+        (f"{PEWS_HEADER}\np,1-4 years,30,some,,,,,,,,\n", "line 2: resp_distress 'some' must be one of none, mild"),
+        (f"{PEWS_HEADER}\np,1-4 years,30,,,mask,,,,,,\n", "line 2: oxygen 'mask' must be one of air, oxygen"),
+        (f"{PEWS_HEADER}\np,1-4 years,30,,,,,,,,U2,\n", "line 2: bp_not_obtained 'U2' must be one of NCO, U0, U4"),
+        (f"{PEWS_HEADER}\np,1-4 years,30,,,,,,,,,2s\n", "line 2: crt '2s' is not a number"),
+        (f"{PEWS_HEADER}\np,1-4 years,30,,,air,21,,,,,\n", "line 2: oxygen is air, but o2_percent or o2_lpm"),
+        (f"{PEWS_HEADER}\np,1-4 years,30,,,,,,,90,NCO,\n", "line 2: bp_not_obtained is given with a measured sbp"),
+    ],
+)  # fmt: skip
+def test_bad_npews_input_exits_2_naming_the_line_and_writes_nothing(text: str, message: str) -> None:
+    code, out, err = run(text)
+    assert (code, out) == (2, "")
+    assert message in err
