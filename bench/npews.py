@@ -16,7 +16,7 @@ import click
 import numpy as np
 
 from alerting.npews import BP_NOT_OBTAINED, LEVELS, OXYGEN_DEVICES, RESP_DISTRESS_CODES, NpewsScores, score
-from tests.npews_reference import npews_reference
+from alerting.npews_reference import npews_reference
 from vward.config import Settings
 
 Columns = dict[str, np.ndarray]
