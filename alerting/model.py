@@ -10,11 +10,14 @@ from vward.config import Settings
 
 OPEN_STATUSES = ("raised", "acknowledged", "responded")
 RESPONSE_KINDS = ("phone", "video", "home_visit", "emergency_999")
+# An alert's risk: NEWS2's bands, then NPEWS's emergency level above them (NPEWS low, medium and high
+# share NEWS2's names and targets' order; see alerting/npews_raising.py).
+ALERT_RISKS: tuple[str, ...] = (*RISK_LEVELS, "emergency")
 
 
 def risk_rank(risk: str) -> int:
-    """Position in RISK_LEVELS, so that risks compare by severity."""
-    return RISK_LEVELS.index(risk)
+    """Position in ALERT_RISKS, so that risks compare by severity."""
+    return ALERT_RISKS.index(risk)
 
 
 @dataclass(frozen=True)
@@ -27,18 +30,21 @@ class Targets:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Targets:
-        """'low' alerts (a trend or missed readings below the aggregate bands) use the low-medium targets."""
+        """'low' alerts (a trend or missed readings below the aggregate bands) use the low-medium targets;
+        'emergency' (NPEWS only) is due at once, as the chart's emergency call."""
         ack = {
             "high": settings.target_high_ack,
             "medium": settings.target_medium_ack,
             "low-medium": settings.target_low_medium_ack,
             "low": settings.target_low_medium_ack,
+            "emergency": settings.npews_emergency_review,
         }
         response = {
             "high": settings.target_high_response,
             "medium": settings.target_medium_response,
             "low-medium": settings.target_low_medium_response,
             "low": settings.target_low_medium_response,
+            "emergency": settings.npews_emergency_review,
         }
         return cls(ack=ack, response=response, reminder_interval=settings.escalation_reminder_interval)
 
@@ -77,6 +83,13 @@ class Alert:
     snoozed_by: int | None = None
     snooze_reason: str | None = None
     updated_at: datetime | None = None
+    score: str = "news2"  # which early warning score raised it: news2 or npews
+    npews_total: int | None = None  # NPEWS alerts carry their total here (news2_total stays NULL)
+    npews_complete: bool | None = None
+    reason: str | None = None  # NPEWS: every criterion that set the level, in words, highest first
+    awaiting_grade: bool = False  # a carer's W or a clinician's "just not right" waits for a clinician's level
+    graded_by: int | None = None
+    graded_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:

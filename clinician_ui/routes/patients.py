@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import ConfigDict
 
 from alerting.outbox import publish_pending
 from clinician_ui.charts import Point, time_series_svg
@@ -19,6 +19,7 @@ from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
 from clinician_ui.security import User
 from clinician_ui.templating import render
+from readings.columns import ChildExtras
 from readings.errors import ReadingRefused
 from readings.path import accept_reading
 
@@ -105,7 +106,12 @@ def patient_api(admission_id: int, conn: Conn, user: Clinician) -> Any:
     return jsonable_encoder(_record(conn, admission_id, user, datetime.now(UTC)))
 
 
-class ObservationIn(BaseModel):
+class ObservationIn(ChildExtras):
+    """Vital signs, and for a child what the visit adds (``ChildExtras``: respiratory distress, capillary
+    refill, oxygen delivery, the specific concerns, the carer's answer and "just not right")."""
+
+    model_config = ConfigDict(extra="ignore")  # as before: unknown form fields are not an error
+
     rr: float | None = None
     spo2: float | None = None
     sbp: float | None = None
@@ -130,7 +136,9 @@ def add_observation(
     measured = obs.measured_at or now
     if measured.tzinfo is None:
         measured = measured.replace(tzinfo=UTC)
-    values = obs.model_dump(exclude_none=True, exclude={"measured_at"})
+    extra_fields = set(ChildExtras.model_fields)
+    values = obs.model_dump(exclude_none=True, exclude={"measured_at", *extra_fields})
+    extras = ChildExtras.model_validate(obs.model_dump(include=extra_fields))
     with conn.transaction():
         try:
             accept_reading(
@@ -142,6 +150,7 @@ def add_observation(
                 measured_at=measured,
                 settings=settings,
                 now=now,
+                child_extras=extras,
             )
         except ReadingRefused as exc:
             raise BadInput(str(exc)) from exc
@@ -151,7 +160,7 @@ def add_observation(
             action="observation.manual",
             entity="patient",
             entity_id=adm["patient_id"],
-            detail={"admission_id": admission_id, **values},
+            detail={"admission_id": admission_id, **values, **extras.model_dump(exclude_none=True)},
         )
     publish_pending(conn, get_redis(request), settings=settings)
     if wants_html(request):
