@@ -7,7 +7,8 @@ the freshness window), over the devices' parameters plus the four a visiting nur
 their times (migration 0013). Each reading is scored on the chart of the child's age band on the UTC day it
 was measured (``alerting.score_choice``), so a birthday moves the band at midnight.
 
-The pure part (``build_child_sets``) works on columns; ``load_states``/``save_states`` are the SQL edge.
+The pure part (``build_child_sets``, ``current_child_sets``, ``copy_columns``) works on columns;
+``load_states``/``save_states`` are the SQL edge.
 """
 
 from __future__ import annotations
@@ -19,16 +20,41 @@ import numpy as np
 import psycopg
 
 from alerting import npews
+from alerting.npews_raising import ChildSet
 from alerting.score_choice import anniversary
 from readings import copy_binary
 from readings.columns import EXTRA_COLUMNS, ReadingColumns
-from readings.observation_sets import NEVER, SET_PARAMETERS, States, build_sets, current_sets
+from readings.observation_sets import (
+    CONSCIOUSNESS_CODES,
+    NEVER,
+    SET_PARAMETERS,
+    States,
+    build_sets,
+    current_sets,
+    from_micros,
+)
 from vward import db
 
 # Hand-entered parameters kept in observation_state, in EXTRA_COLUMNS order (its first four).
 STATE_PARAMETERS: tuple[str, ...] = EXTRA_COLUMNS[:4]
 _ALL = (*SET_PARAMETERS, *STATE_PARAMETERS)
 _COL = {name: k for k, name in enumerate(_ALL)}
+# The readings columns this step fills (migration 0013), after NEWS2's: NULL where they do not apply.
+COPY_COLUMNS: tuple[str, ...] = (
+    *EXTRA_COLUMNS,
+    "npews_age_band",
+    "npews_total",
+    "npews_complete",
+    "npews_level",
+    *(f"npews_{name}" for name in npews.PARAMETERS),
+)
+_LEVEL_VOCABULARY = (*npews.LEVELS, None)
+_EXTRA_VOCABULARIES: dict[str, tuple[str | None, ...]] = {
+    "resp_distress": (*npews.RESP_DISTRESS_CODES, None),
+    "o2_device": (*npews.OXYGEN_DEVICES, None),
+    "carer_answer": (*npews.CARER_ANSWERS, None),
+}
+_CONCERNS = ("clinical_concern", "sepsis_suspicion", "abnormal_pupils")
 _BAND_YEARS = (1, 5, 13)  # birthdays that start the 1-4, 5-12 and 13+ charts
 _DAY_MICROS = 86_400_000_000
 _EPOCH_DAY = date(1970, 1, 1)
@@ -127,6 +153,78 @@ def score_sets(sets: np.ndarray, band: np.ndarray) -> npews.NpewsScores:
         bp_not_obtained=nan,
         crt=col("crt"),
     )
+
+
+def current_child_sets(batch: ReadingColumns, child_ids: np.ndarray, children: ChildSets) -> list[ChildSet]:
+    """Each child's current set with the answers and concerns that came in this batch (a carer's answer:
+    the latest; a concern: any reading that raised it). A carer's answer alone, before any measurement,
+    still counts: its set is empty, the total 0 and incomplete."""
+    extra = {name: batch.extras[children.rows, k] for k, name in enumerate(EXTRA_COLUMNS)}
+    measured = batch.measured_at[children.rows]
+    row_admission = batch.admission_id[children.rows]
+    order = np.argsort(measured, kind="stable")
+    letters = list(CONSCIOUSNESS_CODES)
+    found: list[ChildSet] = []
+    for k, admission_id in enumerate(child_ids.tolist()):
+        mine = order[row_admission[order] == admission_id]
+        answers = extra["carer_answer"][mine]
+        answers = answers[~np.isnan(answers)]
+        concerns = {name: bool((extra[name][mine] == 1.0).any()) for name in _CONCERNS}
+        if children.newest[k] == NEVER and not (len(answers) or any(concerns.values())):
+            continue  # nothing measured and nothing said: no set to judge
+        observed = max(int(children.newest[k]), int(measured[mine].max(initial=NEVER)))
+        avpu = children.current_avpu[k]
+        sub = children.current.sub_scores[k].tolist()
+        found.append(
+            ChildSet(
+                admission_id=admission_id,
+                observed_at=from_micros(observed),
+                total=int(children.current.total[k]),
+                complete=bool(children.current.complete[k]),
+                sub_scores=tuple(None if x == npews.MISSING else x for x in sub),
+                avpu=None if np.isnan(avpu) else letters[int(avpu)],
+                carer_answer=list(npews.CARER_ANSWERS)[int(answers[-1])] if len(answers) else None,
+                **concerns,
+            )
+        )
+    return found
+
+
+def copy_columns(batch: ReadingColumns, children: ChildSets | None) -> list[copy_binary.Column]:
+    """The COPY cells of ``COPY_COLUMNS`` for every row of ``batch``: what came with it, then NPEWS."""
+    extras = [_extra_column(name, batch.extras[:, k]) for k, name in enumerate(EXTRA_COLUMNS)]
+    return extras + _score_columns(len(batch), children)
+
+
+def _extra_column(name: str, value: np.ndarray) -> copy_binary.Column:
+    """A child's hand-entered value in its stored type: a word of its vocabulary, a real, or a boolean."""
+    if name in _EXTRA_VOCABULARIES:
+        vocabulary = _EXTRA_VOCABULARIES[name]
+        return copy_binary.text(np.where(np.isnan(value), len(vocabulary) - 1, value).astype(np.int64), vocabulary)
+    if name in ("crt", "o2_lpm"):
+        return copy_binary.float4(value)
+    return copy_binary.boolean(value == 1.0, ~np.isnan(value))
+
+
+def _score_columns(n: int, children: ChildSets | None) -> list[copy_binary.Column]:
+    """Age band, total, complete, level and sub-scores: the children's rows scored, every other row NULL."""
+    scored = np.zeros(n, dtype=bool)
+    band, total, level = np.zeros(n, np.int64), np.zeros(n, np.int64), np.full(n, len(npews.LEVELS), np.int64)
+    complete = np.zeros(n, dtype=bool)
+    sub = np.full((n, len(npews.PARAMETERS)), npews.MISSING, dtype=np.int64)
+    if children is not None:
+        rows = children.rows
+        scored[rows] = True
+        band[rows], total[rows] = children.age_band, children.scores.total
+        level[rows], complete[rows] = children.scores.level, children.scores.complete
+        sub[rows] = children.scores.sub_scores
+    return [
+        copy_binary.int2(band, scored),
+        copy_binary.int2(total, scored),
+        copy_binary.boolean(complete, scored),
+        copy_binary.text(level, _LEVEL_VOCABULARY),
+        *(copy_binary.int2(sub[:, k], sub[:, k] != npews.MISSING) for k in range(len(npews.PARAMETERS))),
+    ]
 
 
 def _state_select() -> str:

@@ -23,11 +23,11 @@ import numpy as np
 import psycopg
 from psycopg import errors
 
-from alerting import news2, npews
-from alerting.npews_raising import ChildSet, record_child_sets
+from alerting import news2
+from alerting.npews_raising import record_child_sets
 from alerting.raising import LatestSet, record_scores
 from readings import copy_binary, npews_sets
-from readings.columns import EXTRA_COLUMNS, VALUE_COLUMNS, AcceptedReading, ReadingColumns
+from readings.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
 from readings.observation_sets import (
     CONSCIOUSNESS_CODES,
     NEVER,
@@ -57,22 +57,11 @@ _COLUMNS = (
     "score_pulse",
     "score_consciousness",
     "score_temp",
-    *EXTRA_COLUMNS,
-    "npews_age_band",
-    "npews_total",
-    "npews_complete",
-    "npews_level",
-    *(f"npews_{name}" for name in npews.PARAMETERS),
+    *npews_sets.COPY_COLUMNS,
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
 _CONSCIOUSNESS_VOCABULARY = (*CONSCIOUSNESS_CODES, None)  # codes 0..4 as ACVPU, then NULL
 _RISK_VOCABULARY = (*news2.RISK_LEVELS, None)
-_LEVEL_VOCABULARY = (*npews.LEVELS, None)
-_EXTRA_VOCABULARIES: dict[str, tuple[str | None, ...]] = {
-    "resp_distress": (*npews.RESP_DISTRESS_CODES, None),
-    "o2_device": (*npews.OXYGEN_DEVICES, None),
-    "carer_answer": (*npews.CARER_ANSWERS, None),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +109,7 @@ def store_columns(
         return StoreResult(stored, len(batch) - stored)
     if children is not None:
         record_child_sets(
-            conn, _current_child_sets(batch, admission, admission_ids[~adult], children), settings=settings, now=now
+            conn, npews_sets.current_child_sets(batch, admission_ids[~adult], children), settings=settings, now=now
         )
     current, newest = current_sets(sets.states, window)
     known = (newest != NEVER) & adult  # no set yet if no reading carried a NEWS2 parameter
@@ -172,41 +161,6 @@ def _child_sets(
     return npews_sets.build_child_sets(batch, admission, states, children, child_index, window)
 
 
-def _current_child_sets(
-    batch: ReadingColumns, admission: np.ndarray, child_ids: np.ndarray, children: npews_sets.ChildSets
-) -> list[ChildSet]:
-    """Each child's current set with the answers and concerns that came in this batch (a carer's answer:
-    the latest; a concern: any reading that raised it)."""
-    extra = {name: batch.extras[children.rows, k] for k, name in enumerate(EXTRA_COLUMNS)}
-    row_admission = batch.admission_id[children.rows]
-    order = np.argsort(batch.measured_at[children.rows], kind="stable")
-    letters = list(CONSCIOUSNESS_CODES)
-    found: list[ChildSet] = []
-    for k, admission_id in enumerate(child_ids.tolist()):
-        if children.newest[k] == NEVER:
-            continue
-        mine = order[row_admission[order] == admission_id]
-        answers = extra["carer_answer"][mine]
-        answers = answers[~np.isnan(answers)]
-        avpu = children.current_avpu[k]
-        sub = children.current.sub_scores[k].tolist()
-        found.append(
-            ChildSet(
-                admission_id=admission_id,
-                observed_at=from_micros(int(children.newest[k])),
-                total=int(children.current.total[k]),
-                complete=bool(children.current.complete[k]),
-                sub_scores=tuple(None if x == npews.MISSING else x for x in sub),
-                avpu=None if np.isnan(avpu) else letters[int(avpu)],
-                carer_answer=list(npews.CARER_ANSWERS)[int(answers[-1])] if len(answers) else None,
-                clinical_concern=bool((extra["clinical_concern"][mine] == 1.0).any()),
-                sepsis_suspicion=bool((extra["sepsis_suspicion"][mine] == 1.0).any()),
-                abnormal_pupils=bool((extra["abnormal_pupils"][mine] == 1.0).any()),
-            )
-        )
-    return found
-
-
 def _copy_payload(
     batch: ReadingColumns, scores: news2.News2Scores, scored: np.ndarray, children: npews_sets.ChildSets | None
 ) -> bytes:
@@ -224,41 +178,9 @@ def _copy_payload(
             copy_binary.boolean(scores.complete, scored),
             copy_binary.text(risk, _RISK_VOCABULARY),
             *(copy_binary.int2(sub[:, k], scored & (sub[:, k] != news2.MISSING)) for k in range(len(news2.PARAMETERS))),
-            *(_extra_column(name, batch.extras[:, k]) for k, name in enumerate(EXTRA_COLUMNS)),
-            *_npews_columns(len(batch), children),
+            *npews_sets.copy_columns(batch, children),
         ]
     )
-
-
-def _extra_column(name: str, value: np.ndarray) -> copy_binary.Column:
-    """A child's hand-entered value in its stored type: a word of its vocabulary, a real, or a boolean."""
-    if name in _EXTRA_VOCABULARIES:
-        vocabulary = _EXTRA_VOCABULARIES[name]
-        return copy_binary.text(np.where(np.isnan(value), len(vocabulary) - 1, value).astype(np.int64), vocabulary)
-    if name in ("crt", "o2_lpm"):
-        return copy_binary.float4(value)
-    return copy_binary.boolean(value == 1.0, ~np.isnan(value))
-
-
-def _npews_columns(n: int, children: npews_sets.ChildSets | None) -> list[copy_binary.Column]:
-    """Age band, total, complete, level and sub-scores: the children's rows scored, every other row NULL."""
-    scored = np.zeros(n, dtype=bool)
-    band, total, level = np.zeros(n, np.int64), np.zeros(n, np.int64), np.full(n, len(npews.LEVELS), np.int64)
-    complete = np.zeros(n, dtype=bool)
-    sub = np.full((n, len(npews.PARAMETERS)), npews.MISSING, dtype=np.int64)
-    if children is not None:
-        rows = children.rows
-        scored[rows] = True
-        band[rows], total[rows] = children.age_band, children.scores.total
-        level[rows], complete[rows] = children.scores.level, children.scores.complete
-        sub[rows] = children.scores.sub_scores
-    return [
-        copy_binary.int2(band, scored),
-        copy_binary.int2(total, scored),
-        copy_binary.boolean(complete, scored),
-        copy_binary.text(level, _LEVEL_VOCABULARY),
-        *(copy_binary.int2(sub[:, k], sub[:, k] != npews.MISSING) for k in range(len(npews.PARAMETERS))),
-    ]
 
 
 def _state_columns() -> str:

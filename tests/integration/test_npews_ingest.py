@@ -68,7 +68,7 @@ def test_the_carers_w_from_the_checkin_device_raises_an_alert_awaiting_a_grade(
         client,
         [
             (checkin, json.dumps({"measured_at": _iso(now - timedelta(minutes=1)), "carer_answer": "S"}).encode()),
-            (checkin, json.dumps({"measured_at": _iso(now), "carer_answer": "W", "consciousness": "A"}).encode()),
+            (checkin, json.dumps({"measured_at": _iso(now), "carer_answer": "W"}).encode()),  # nothing measured yet
             (checkin, json.dumps({"measured_at": _iso(now), "carer_answer": "X"}).encode()),  # not an answer
         ],
     )
