@@ -4,21 +4,23 @@
 -- the specific concerns and triggers entered with a reading, and the NPEWS score of the reading's
 -- observation set: the chart's age band that day, the seven sub-scores (NULL = missing or stale), the
 -- total (a floor when incomplete) and the level from the total. All NULL for adults, whose readings keep
--- their NEWS2 columns; a child's NEWS2 columns stay NULL (migration 0006). ADD COLUMN with no default is
--- a catalogue change on the partitioned table and on a hypertable alike: no partition is rewritten.
+-- their NEWS2 columns; a child's NEWS2 columns stay NULL (migration 0006). A plain nullable ADD COLUMN is a
+-- catalogue change on the partitioned table and on a compressed hypertable alike (no rewrite); TimescaleDB
+-- before 2.19 refuses column constraints on a hypertable with compression enabled, so the CHECKs are added
+-- in partitioned mode only (the application validates the same vocabularies and bounds at every door).
 ALTER TABLE readings
-    ADD COLUMN resp_distress       text CHECK (resp_distress IN ('none', 'mild', 'moderate', 'severe')),
-    ADD COLUMN crt                 real CHECK (crt >= 0 AND crt <= 30),
-    ADD COLUMN o2_device           text CHECK (o2_device IN ('air', 'oxygen', 'high_flow', 'bipap', 'cpap')),
-    ADD COLUMN o2_lpm              real CHECK (o2_lpm > 0 AND o2_lpm <= 60),
-    ADD COLUMN carer_answer        text CHECK (carer_answer IN ('W', 'S', 'B', 'A', 'U')),
+    ADD COLUMN resp_distress       text,
+    ADD COLUMN crt                 real,
+    ADD COLUMN o2_device           text,
+    ADD COLUMN o2_lpm              real,
+    ADD COLUMN carer_answer        text,
     ADD COLUMN clinical_concern    boolean,
     ADD COLUMN sepsis_suspicion    boolean,
     ADD COLUMN abnormal_pupils     boolean,
-    ADD COLUMN npews_age_band      smallint CHECK (npews_age_band BETWEEN 0 AND 3),
+    ADD COLUMN npews_age_band      smallint,
     ADD COLUMN npews_total         smallint,
     ADD COLUMN npews_complete      boolean,
-    ADD COLUMN npews_level         text CHECK (npews_level IN ('none', 'low', 'medium', 'high', 'emergency')),
+    ADD COLUMN npews_level         text,
     ADD COLUMN npews_rr            smallint,
     ADD COLUMN npews_resp_distress smallint,
     ADD COLUMN npews_spo2          smallint,
@@ -26,6 +28,21 @@ ALTER TABLE readings
     ADD COLUMN npews_hr            smallint,
     ADD COLUMN npews_sbp           smallint,
     ADD COLUMN npews_crt           smallint;
+DO $$
+BEGIN
+    IF vward_storage_mode() = 'partitioned' THEN
+        ALTER TABLE readings
+            ADD CONSTRAINT readings_npews_vocabulary CHECK (
+                resp_distress IN ('none', 'mild', 'moderate', 'severe')
+                AND o2_device IN ('air', 'oxygen', 'high_flow', 'bipap', 'cpap')
+                AND carer_answer IN ('W', 'S', 'B', 'A', 'U')
+                AND npews_level IN ('none', 'low', 'medium', 'high', 'emergency')
+                AND npews_age_band BETWEEN 0 AND 3
+            ),
+            ADD CONSTRAINT readings_npews_bounds CHECK (crt BETWEEN 0 AND 30 AND o2_lpm > 0 AND o2_lpm <= 60);
+    END IF;
+END
+$$;
 
 -- The hand-entered NPEWS parameters join the observation set the same way the devices' do: latest value
 -- within the freshness window, with its time.
