@@ -107,6 +107,7 @@ def _record(conn: Any, admission_id: int, user: User, settings: Settings, now: d
         "admission": adm,
         "score": _score_shown(adm, readings, settings, now),
         "escalation_plan": plan,
+        "plan_review_due": plan is not None and plan.review_on <= utc_day(now),
         "readings": readings,
         "alerts": alerts_q.history(conn, admission_id),
         "notes": alerts_q.notes(conn, admission_id=admission_id),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -135,3 +135,58 @@ def test_adults_keep_news2_and_null_npews(clean_db: psycopg.Connection, nurse: T
     row = clean_db.execute("SELECT news2_total, npews_total, npews_level, npews_age_band FROM readings").fetchone()
     assert row == (2, None, None, None)
     assert queue(nurse) == []
+
+
+def test_a_grade_below_the_provisional_level_keeps_the_alert_open_at_that_level(
+    clean_db: psycopg.Connection, nurse: TestClient
+) -> None:
+    child = admit_child(nurse, clean_db, 6, date.today() - timedelta(days=365 * 10))
+    observe(nurse, child, carer_answer="W")  # nothing measured yet: the answer alone
+    [alert] = queue(nurse)
+    assert (alert["risk"], alert["awaiting_grade"], alert["npews_total"]) == ("medium", True, 0)
+    assert nurse.post(f"/api/alerts/{alert['id']}/actions", json={"action": "acknowledge"}).status_code == 200
+    graded = nurse.post(f"/api/alerts/{alert['id']}/grade", json={"level": "low"}).json()
+    assert (graded["risk"], graded["status"], graded["awaiting_grade"]) == ("low", "acknowledged", False)
+
+
+def test_the_hand_entry_form_takes_a_childs_observations(clean_db: psycopg.Connection, nurse: TestClient) -> None:
+    child = admit_child(nurse, clean_db, 7, date.today() - timedelta(days=365 * 2))
+    page = nurse.get(f"/patients/{child}", headers={"Accept": "text/html"}).text
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    form = {
+        "csrf_token": csrf,
+        "rr": "30",
+        "hr": "",
+        "resp_distress": "moderate",
+        "crt": "3",
+        "o2_device": "oxygen",
+        "o2_lpm": "1",
+        "carer_answer": "S",
+        "sepsis_suspicion": "true",
+    }
+    r = nurse.post(
+        f"/api/patients/{child}/observations", data=form, headers={"Accept": "text/html"}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    row = clean_db.execute(
+        "SELECT resp_distress, crt, o2_device, o2_lpm, carer_answer, sepsis_suspicion, npews_resp_distress,"
+        " npews_oxygen, npews_crt, npews_total FROM readings"
+    ).fetchone()
+    assert row == ("moderate", 3.0, "oxygen", 1.0, "S", True, 2, 1, 2, 5)  # RR 30 on the 1-4 chart: 0
+    [alert] = queue(nurse)
+    assert alert["reason"] == "medium: PEWS at least 5 (5-8); medium: new suspicion of sepsis"
+
+
+def test_readings_arriving_close_a_childs_missed_readings_alert(
+    clean_db: psycopg.Connection, settings: Settings, nurse: TestClient
+) -> None:
+    from alerting.clocks import raise_missed_readings
+
+    child = admit_child(nurse, clean_db, 8, date.today() - timedelta(days=365 * 6))
+    clean_db.execute("UPDATE admissions SET admitted_at = now() - interval '2 days' WHERE id = %s", (child,))
+    assert raise_missed_readings(clean_db, settings=settings, now=datetime.now(UTC)) >= 1
+    assert [a["trigger"] for a in queue(nurse)] == ["missed_readings"]
+    observe(nurse, child, rr=22, hr=90, spo2=98)  # normal for a 6-year-old
+    assert queue(nurse) == []
+    events = clean_db.execute("SELECT event FROM alert_events ORDER BY id").fetchall()
+    assert events == [("raised",), ("readings_resumed",)]

@@ -65,10 +65,13 @@ def test_a_palliative_patients_alert_shows_the_plan_and_offers_no_hospital_trans
 
     patient = nurse.get(f"/patients/{adm}", headers={"Accept": "text/html"}).text
     assert patient.index('id="escalation-plan"') < patient.index("<h2>Last 24 hours</h2>")
+    assert 'id="plan-review-due"' not in patient
+    record_plan(nurse, adm, review_on=date.today().isoformat())
+    assert 'id="plan-review-due"' in nurse.get(f"/patients/{adm}", headers={"Accept": "text/html"}).text
     audit = clean_db.execute(
         "SELECT actor_id IS NOT NULL, detail->>'plan' FROM audit_log WHERE action = 'escalation_plan.recorded'"
     ).fetchall()
-    assert audit == [(True, PLAN)]
+    assert audit == [(True, PLAN), (True, PLAN)]
 
 
 def test_a_new_plan_supersedes_the_old_and_bad_plans_are_refused(
