@@ -12,8 +12,8 @@ of the total's band, the specific concerns, the carer's answer and the clinician
 - one open alert per admission: a higher level escalates it (back to raised, new due times, a push), the
   same or lower does nothing, and a W on an open alert asks for a grade on it.
 
-Due times come from the chart's response column (settings ``npews_*_review``): the response is due at the
-review time, the acknowledgement at the NEWS2 band's acknowledge target or the review time if sooner.
+Due times come from the chart's response column (settings ``npews_*_review``, at low ``npews_low_reassess``):
+the response is due then, the acknowledgement at the NEWS2 band's acknowledge target or then if sooner.
 Grading (:func:`grade_alert`) is an audited clinician action that sets the level.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 
@@ -75,10 +75,13 @@ def alert_risk(escalation: Escalation) -> str | None:
 
 
 def due_times(risk: str, settings: Settings, now: datetime) -> tuple[datetime, datetime]:
-    """(acknowledge due, response due) for an NPEWS alert at ``risk``, from the chart's review times."""
-    review = response_target(risk if risk in LEVELS else "medium", settings).review_within or timedelta(0)
-    ack = min(Targets.from_settings(settings).ack[risk], review)
-    return now + ack, now + review
+    """(acknowledge due, response due) for an NPEWS alert at ``risk``: the response by the chart's review
+    time (at low, which asks for no review, by its reassessment time), acknowledged by then or sooner."""
+    target = response_target(risk, settings)
+    respond_within = target.review_within if target.review_within is not None else target.reassess_within
+    assert respond_within is not None  # every level an alert can have asks for one or the other
+    ack = min(Targets.from_settings(settings).ack[risk], respond_within)
+    return now + ack, now + respond_within
 
 
 def record_child_sets(conn: psycopg.Connection, sets: Sequence[ChildSet], *, settings: Settings, now: datetime) -> None:

@@ -122,6 +122,11 @@ def test_due_times_follow_the_charts_review_column() -> None:
     assert due_times("high", settings, now) == (now + settings.target_high_ack, now + settings.npews_high_review)
     ack, response = due_times("medium", settings, now)
     assert response == now + settings.npews_medium_review and ack <= response
+    low = due_times("low", settings, now)  # graded low: the chart's reassessment, not "at once"
+    assert low == (
+        now + min(settings.target_low_medium_ack, settings.npews_low_reassess),
+        now + settings.npews_low_reassess,
+    )
     assert escalate(total=0, carer_answer="W").awaiting_grade
 
 
