@@ -62,9 +62,9 @@ _EPOCH_DAY = date(1970, 1, 1)
 
 @dataclass(frozen=True)
 class ChildStates:
-    """Children's admissions (rows), with their band birthdays as UTC day numbers and stored extras."""
+    """Children's admissions (rows in admission id order), with their band birthdays as UTC day numbers and
+    their stored hand-entered parameters."""
 
-    admission_ids: np.ndarray  # (m,) int64
     band_starts: np.ndarray  # (m, 3) int64 days since 1970-01-01
     extras: States  # (m, 4) in STATE_PARAMETERS order
 
@@ -234,21 +234,21 @@ def _state_select() -> str:
 
 
 _LOAD = (
-    f"SELECT o.admission_id, p.date_of_birth, {_state_select()} FROM observation_state o"
+    f"SELECT p.date_of_birth, {_state_select()} FROM observation_state o"
     " JOIN admissions a ON a.id = o.admission_id JOIN patients p ON p.id = a.patient_id"
     " WHERE o.admission_id = ANY(%s::bigint[]) ORDER BY o.admission_id"
 )
 
 
 def load_states(conn: psycopg.Connection, admission_ids: np.ndarray) -> ChildStates:
-    """The children's stored extras (their rows are already locked by the reading path) and birthdays."""
+    """The children's stored extras (their rows are already locked by the reading path) and birthdays, in
+    admission id order (``admission_ids`` is sorted, as ``np.unique`` gives it)."""
     rows = conn.execute(_LOAD, (db.bigint_array(admission_ids.tolist()),)).fetchall()
     k = len(STATE_PARAMETERS)
-    table = np.array([r[2:] for r in rows], dtype=np.float64).reshape(len(rows), 2 * k)
+    table = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 2 * k)
     times = table[:, k:].astype(np.int64)
     return ChildStates(
-        admission_ids=np.array([r[0] for r in rows], dtype=np.int64),
-        band_starts=np.array([band_starts(r[1]) for r in rows], dtype=np.int64).reshape(len(rows), 3),
+        band_starts=np.array([band_starts(r[0]) for r in rows], dtype=np.int64).reshape(len(rows), 3),
         extras=States(np.where(times == NEVER, np.nan, table[:, :k]), times),
     )
 

@@ -35,7 +35,7 @@ def test_a_child_moves_band_at_midnight_utc_within_one_batch() -> None:
         + [AcceptedReading("w-2", 2, after, after, rr=22.0)]  # an adult in the same batch is left alone
     )
     admission = np.array([0, 0, 1])
-    children = ChildStates(np.array([1]), np.array([band_starts(BORN)]), _states(1, 4))
+    children = ChildStates(np.array([band_starts(BORN)]), _states(1, 4))
     sets = build_child_sets(batch, admission, _states(2, len(SET_PARAMETERS)), children, np.array([0, -1]), WINDOW)
     assert sets.rows.tolist() == [0, 1]
     assert sets.age_band.tolist() == [1, 2]
@@ -52,7 +52,7 @@ def test_hand_entered_parameters_join_the_devices_set_and_are_kept() -> None:
             AcceptedReading("manual-u1", 1, t1, t1, resp_distress="severe", crt=3.0, carer_answer="W"),
         ]
     )
-    children = ChildStates(np.array([1]), np.array([band_starts(date(2026, 6, 1))]), _states(1, 4))
+    children = ChildStates(np.array([band_starts(date(2026, 6, 1))]), _states(1, 4))
     sets = build_child_sets(batch, np.array([0, 0]), _states(1, len(SET_PARAMETERS)), children, np.array([0]), WINDOW)
     # second row: SpO2 4 + HR 4 + air 0 (carried from the oximeter) + severe distress 4 + CRT 2
     assert sets.scores.total.tolist() == [8, 14]
