@@ -11,7 +11,7 @@ from datetime import datetime
 
 import psycopg
 
-from alerting import queries
+from alerting import escalation_plans, queries
 from alerting.errors import InvalidAction
 from alerting.lifecycle import Acknowledge, AddNote, AdmissionEnded, Event, Resolve, Respond, Snooze, Unsnooze
 from alerting.model import Alert
@@ -71,6 +71,8 @@ def apply_action(
         snooze_reason=snooze_reason,
     )
     alert = queries.lock_alert(conn, alert_id=alert_id)
+    if action == "respond" and response_kind is not None:
+        escalation_plans.check_response(conn, alert_id=alert_id, response_kind=response_kind)
     return queries.apply_event(conn, alert=alert, event=event, now=now)[0]
 
 

@@ -45,7 +45,7 @@ _ROLES = {"nurses": "nurse", "coordinators": "coordinator"}
 
 _ALERT = (
     "SELECT a.id AS alert_id, a.status, a.risk, a.trigger, a.news2_total, a.news2_complete,"
-    " a.escalation_level,"
+    " a.escalation_level, a.npews_total, a.npews_complete, a.awaiting_grade,"
     " w.id AS ward_id, w.name AS ward_name FROM alerts a JOIN admissions ad ON ad.id = a.admission_id"
     " JOIN wards w ON w.id = ad.ward_id WHERE a.id = %s"
 )

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vward.config import Settings
-from vward.vocabulary import OPEN_STATUSES, RISK_LEVELS, Risk
+from vward.vocabulary import ALERT_RISKS, EMERGENCY, OPEN_STATUSES, ResponseKind, Risk
+
+RESPONSE_KINDS: tuple[str, ...] = tuple(ResponseKind)
 
 
 def risk_rank(risk: str) -> int:
-    """Position in RISK_LEVELS, so that risks compare by severity."""
-    return RISK_LEVELS.index(risk)
+    """Position in ALERT_RISKS, so that risks compare by severity."""
+    return ALERT_RISKS.index(risk)
 
 
 @dataclass(frozen=True)
@@ -24,18 +26,21 @@ class Targets:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Targets:
-        """'low' alerts (a trend or missed readings below the aggregate bands) use the low-medium targets."""
+        """'low' alerts (a trend or missed readings below the aggregate bands) use the low-medium targets;
+        'emergency' (NPEWS only) is due at once, as the chart's emergency call."""
         ack: dict[str, timedelta] = {
             Risk.HIGH: settings.target_high_ack,
             Risk.MEDIUM: settings.target_medium_ack,
             Risk.LOW_MEDIUM: settings.target_low_medium_ack,
             Risk.LOW: settings.target_low_medium_ack,
+            EMERGENCY: settings.npews_emergency_review,
         }
         response: dict[str, timedelta] = {
             Risk.HIGH: settings.target_high_response,
             Risk.MEDIUM: settings.target_medium_response,
             Risk.LOW_MEDIUM: settings.target_low_medium_response,
             Risk.LOW: settings.target_low_medium_response,
+            EMERGENCY: settings.npews_emergency_review,
         }
         return cls(ack=ack, response=response, reminder_interval=settings.escalation_reminder_interval)
 
@@ -74,6 +79,13 @@ class Alert:
     snoozed_by: int | None = None
     snooze_reason: str | None = None
     updated_at: datetime | None = None
+    score: str = "news2"  # which early warning score raised it: news2 or npews
+    npews_total: int | None = None  # NPEWS alerts carry their total here (news2_total stays NULL)
+    npews_complete: bool | None = None
+    reason: str | None = None  # NPEWS: every criterion that set the level, in words, highest first
+    awaiting_grade: bool = False  # a carer's W or a clinician's "just not right" waits for a clinician's level
+    graded_by: int | None = None
+    graded_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:

@@ -34,9 +34,14 @@ _HEADLINES = {
 
 def build_push_payload(alert_row: Mapping[str, Any]) -> dict[str, Any]:
     """The notification for one alert event; ``alert_row`` has alert_id, event, risk, trigger, news2_total,
-    news2_complete, ward_name and escalation_level (as the hub reads them from PostgreSQL)."""
+    news2_complete, ward_name and escalation_level (as the hub reads them from PostgreSQL), and for a child's
+    alert npews_total, npews_complete and awaiting_grade."""
     total = alert_row.get("news2_total")
-    if total is None:
+    if alert_row.get("npews_total") is not None:  # a child's alert (alerting.npews_raising)
+        score = f"NPEWS {alert_row['npews_total']}" + ("" if alert_row.get("npews_complete") else " (partial)")
+        if alert_row.get("awaiting_grade"):
+            score += ", a clinician must grade it"
+    elif total is None:
         score = "no recent readings" if alert_row["trigger"] == "missed_readings" else "no score"
     else:
         score = f"NEWS2 {total}" + ("" if alert_row.get("news2_complete") else " (partial)")

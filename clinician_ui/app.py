@@ -20,7 +20,7 @@ from alerting.errors import AlertingError, AlertNotFound
 from clinician_ui.deps import wants_html
 from clinician_ui.errors import NotSignedIn, UIError
 from clinician_ui.queries.errors import NoSuchRecord, RecordsError
-from clinician_ui.routes import admin, admissions, alerts, auth, capacity, health, live, patients
+from clinician_ui.routes import admin, admissions, alerts, auth, capacity, escalation, health, live, patients
 from clinician_ui.templating import render
 from vward.config import Settings
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         https_only=settings.cookie_secure,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, auth, live, alerts, capacity, admissions, patients, admin):
+    for module in (health, auth, live, alerts, capacity, admissions, patients, escalation, admin):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import date
 
 import psycopg
 
+from alerting.score_choice import ADULT_YEARS, age_band, has_reached
 from vward.config import Settings
 from vward.mqtt_auth import demo_device_password, hash_password
 from vward.nhs_number import random_valid
@@ -25,19 +27,26 @@ class FleetDevice:
     ward_code: str
     pathway: str
     spo2_scale: int = 1
+    date_of_birth: date | None = None  # known for patients in PostgreSQL: a child's age band sets their vitals
+
+    def age_band(self, on: date) -> int | None:
+        """The patient's NPEWS age band on day ``on`` if a child (under 16), else None."""
+        if self.date_of_birth is None or has_reached(self.date_of_birth, ADULT_YEARS, on):
+            return None
+        return age_band(self.date_of_birth, on)
 
 
 _ACTIVE_DEVICES = (
-    "SELECT d.id, d.kind, a.id, w.code, w.pathway, a.spo2_scale FROM devices d"
+    "SELECT d.id, d.kind, a.id, w.code, w.pathway, a.spo2_scale, p.date_of_birth FROM devices d"
     " JOIN admissions a ON a.id = d.admission_id AND a.discharged_at IS NULL"
-    " JOIN wards w ON w.id = a.ward_id ORDER BY d.id"
+    " JOIN patients p ON p.id = a.patient_id JOIN wards w ON w.id = a.ward_id ORDER BY d.id"
 )
 
 
 def load_fleet(conn: psycopg.Connection) -> list[FleetDevice]:
     """The devices of every patient currently admitted (discharged patients' devices fall silent)."""
     return [
-        FleetDevice(str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]))
+        FleetDevice(str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]), r[6])
         for r in conn.execute(_ACTIVE_DEVICES).fetchall()
     ]
 

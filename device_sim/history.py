@@ -44,7 +44,12 @@ def backfill_history(
             kits[device.admission_id].append(device)
     rng = random.Random(rng_seed)
     patients = {
-        a: new_patient(a, profile_for(kit[0].ward_code, kit[0].pathway, kit[0].spo2_scale), rng)
+        a: new_patient(
+            a,
+            profile_for(kit[0].ward_code, kit[0].pathway, kit[0].spo2_scale),
+            rng,
+            age_band=kit[0].age_band(now.date()),
+        )
         for a, kit in kits.items()
     }
     stored = 0

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from device_sim.physiology import Patient, Vital, consciousness, measure, true_vitals
+from device_sim.physiology import Patient, Vital, carer_answer, consciousness, measure, true_vitals
 from vward.contract import MAX_READINGS_PER_MESSAGE
 
 # What each kind of device measures (see vward/seed.py DEVICE_KINDS for the id prefixes).
@@ -22,7 +22,8 @@ KIND_VITALS: dict[str, tuple[Vital, ...]] = {
     "wearable": ("rr", "hr"),
     "checkin": (),
 }
-# Patient- or carer-reported answers, not measurements: whether oxygen is on, and ACVPU.
+# Patient- or carer-reported answers, not measurements: whether oxygen is on, ACVPU, and for a child the
+# carer's answer to the national PEWS question.
 _REPORTS_OXYGEN = frozenset({"pulse_oximeter", "checkin"})
 CONTINUOUS_KINDS = frozenset({"wearable"})
 
@@ -88,6 +89,9 @@ def reading(
         values["on_oxygen"] = patient.on_oxygen
     if kind == "checkin":
         values["consciousness"] = consciousness(patient, sim_now)
+        answer = carer_answer(patient, sim_now)
+        if answer is not None:
+            values["carer_answer"] = answer
     return {"measured_at": measured_at.isoformat().replace("+00:00", "Z"), **values}
 
 

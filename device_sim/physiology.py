@@ -70,6 +70,7 @@ _BASELINE_RANGES: dict[Profile, dict[Vital, tuple[float, float]]] = {
         "hr": (65, 82),
         "temp": (36.5, 37.0),
     },
+    # A child of no known age (synthetic fleets); a known child is drawn by age band (_CHILD_BASELINES).
     "child": {
         "rr": (18, 22),
         "spo2": (97, 99),
@@ -79,6 +80,15 @@ _BASELINE_RANGES: dict[Profile, dict[Vital, tuple[float, float]]] = {
         "temp": (36.6, 37.1),
     },
 }
+# A child's resting means per NPEWS age band (0-11 months, 1-4, 5-12, 13+ years), chosen so that with the
+# circadian swing every value sits in the chart's white (score 0) band for the age: a child at rest scores
+# 0 on the national PEWS. Deterioration episodes then push them out, as they do adults.
+_CHILD_BASELINES: tuple[dict[Vital, tuple[float, float]], ...] = (
+    {"rr": (35, 42), "spo2": (97, 99), "sbp": (76, 83), "dbp": (45, 52), "hr": (120, 138), "temp": (36.6, 37.1)},
+    {"rr": (25, 32), "spo2": (97, 99), "sbp": (86, 93), "dbp": (50, 58), "hr": (100, 120), "temp": (36.6, 37.1)},
+    {"rr": (21.5, 22.5), "spo2": (97, 99), "sbp": (97, 102), "dbp": (55, 62), "hr": (90, 105), "temp": (36.6, 37.1)},
+    {"rr": (16, 20), "spo2": (97, 99), "sbp": (106, 112), "dbp": (62, 70), "hr": (76, 88), "temp": (36.5, 37.0)},
+)
 _ON_OXYGEN_CHANCE: dict[Profile, float] = {"copd": 0.3, "palliative": 0.15, "respiratory": 0.05}
 
 _PATHWAY_PROFILE: dict[str, Profile] = {
@@ -95,6 +105,9 @@ _EPISODE_EFFECTS: dict[EpisodeKind, dict[Vital, float]] = {
     "copd_exacerbation": {"spo2": -7, "rr": 10, "hr": 18, "temp": 0.4},
     "hf_decompensation": {"rr": 10, "spo2": -7, "hr": 28, "sbp": -12, "dbp": -6},
 }
+# A child's sepsis, at full intensity: children compensate with a faster heart and breathing for longer,
+# so those rise more than an adult's (and their pressure falls late); sized against the NPEWS charts.
+_CHILD_SEPSIS: dict[Vital, float] = {"temp": 2.0, "hr": 50, "rr": 22, "sbp": -25, "dbp": -12, "spo2": -6}
 # Measurement noise (standard deviation) of a home device reading.
 _NOISE_SD: dict[Vital, float] = {"rr": 1.2, "spo2": 0.8, "sbp": 5.0, "dbp": 3.5, "hr": 2.5, "temp": 0.12}
 # Circadian amplitude and the hour of the day each vital peaks.
@@ -168,10 +181,12 @@ class Patient:
     circadian_shift_h: float
     episode: Episode | None = None
     updated_at: datetime | None = None
+    age_band: int | None = None  # a child's NPEWS age band (alerting.npews.AGE_BANDS), None for an adult
 
 
-def new_patient(key: int, profile: Profile, rng: random.Random) -> Patient:
-    ranges = _BASELINE_RANGES[profile]
+def new_patient(key: int, profile: Profile, rng: random.Random, *, age_band: int | None = None) -> Patient:
+    """A patient of ``profile``; a child's resting vitals are those of their NPEWS ``age_band`` when known."""
+    ranges = _CHILD_BASELINES[age_band] if profile == "child" and age_band is not None else _BASELINE_RANGES[profile]
     baseline: dict[Vital, float] = {v: rng.uniform(lo, hi) for v, (lo, hi) in ranges.items()}
     return Patient(
         key=key,
@@ -179,6 +194,7 @@ def new_patient(key: int, profile: Profile, rng: random.Random) -> Patient:
         baseline=baseline,
         on_oxygen=rng.random() < _ON_OXYGEN_CHANCE.get(profile, 0.0),
         circadian_shift_h=rng.uniform(-1.5, 1.5),
+        age_band=age_band if profile == "child" else None,
     )
 
 
@@ -229,6 +245,8 @@ def true_vitals(patient: Patient, now: datetime) -> dict[Vital, float]:
     hour = now.hour + now.minute / 60 + patient.circadian_shift_h
     intensity = patient.episode.intensity(now) if patient.episode else 0.0
     effects = _EPISODE_EFFECTS[patient.episode.kind] if patient.episode else {}
+    if patient.age_band is not None and patient.episode is not None and patient.episode.kind == "sepsis":
+        effects = _CHILD_SEPSIS
     severity = patient.episode.severity if patient.episode else 0.0
     vitals: dict[Vital, float] = {}
     for vital, mean in patient.baseline.items():
@@ -247,6 +265,14 @@ def consciousness(patient: Patient, now: datetime) -> str:
         return "A"
     at_peak_for = now - episode.started_at - episode.onset
     return "C" if episode.intensity(now) > 0.8 and at_peak_for >= timedelta(hours=2) else "A"
+
+
+def carer_answer(patient: Patient, now: datetime) -> str | None:
+    """A child's carer answers the national PEWS question: worse (W) once an episode is well under way,
+    else the same (S). None for an adult: the question is the children's chart's."""
+    if patient.profile != "child":
+        return None
+    return "W" if patient.episode is not None and patient.episode.intensity(now) >= 0.5 else "S"
 
 
 def round_half_up(value: float, step: float = 1.0) -> float:

@@ -123,7 +123,8 @@ class _Simulation:
         for adm in new_admissions:
             dev = first_device[adm]
             patient_rng = random.Random(f"{self.rng_seed}:{adm}")
-            patient = new_patient(adm, profile_for(dev.ward_code, dev.pathway, dev.spo2_scale), patient_rng)
+            profile = profile_for(dev.ward_code, dev.pathway, dev.spo2_scale)
+            patient = new_patient(adm, profile, patient_rng, age_band=dev.age_band(datetime.now(UTC).date()))
             self.patients[adm] = replace(patient, updated_at=now)
         for adm in self.rng.sample(new_admissions, round(len(new_admissions) * deteriorate_fraction)):
             self.patients[adm] = at_peak(self.patients[adm], now, self.rng)

@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
-from typing import NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from alerting.npews import CARER_ANSWERS, OXYGEN_DEVICES, RESP_DISTRESS_CODES
 from readings.observation_sets import CONSCIOUSNESS_CODES, SET_PARAMETERS, to_micros
 from vward.contract import Reading
 from vward.vocabulary import VITAL_FIELDS
@@ -26,6 +28,38 @@ from vward.vocabulary import VITAL_FIELDS
 VALUE_COLUMNS = VITAL_FIELDS
 _NUMERIC = attrgetter(*VITAL_FIELDS[:-1])  # all but consciousness, whose letter becomes a code
 _SET_COLUMNS = [VALUE_COLUMNS.index(name) for name in SET_PARAMETERS]
+# What a child's reading may add (``ReadingColumns.extras``, float64, NaN = not given): the hand-entered
+# NPEWS parameters (codes of alerting.npews's vocabulary, capillary refill in s, oxygen in L/min), the
+# carer's answer (its index in CARER_ANSWERS) and the hand-entered concerns (1.0 yes, 0.0 no).
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "resp_distress",
+    "crt",
+    "o2_device",
+    "o2_lpm",
+    "carer_answer",
+    "clinical_concern",
+    "sepsis_suspicion",
+    "abnormal_pupils",
+)
+_EXTRA = attrgetter(*EXTRA_COLUMNS)
+
+
+class ChildExtras(BaseModel):
+    """What a visiting nurse (or the carer, answering the chart's question) adds to a child's reading.
+
+    Bounds: capillary refill up to 30 s and oxygen up to 60 L/min are what a child can be given or show;
+    beyond is a typing error, refused like an impossible vital sign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resp_distress: Literal["none", "mild", "moderate", "severe"] | None = None
+    crt: Annotated[float, Field(ge=0, le=30)] | None = None
+    o2_device: Literal["air", "oxygen", "high_flow", "bipap", "cpap"] | None = None
+    o2_lpm: Annotated[float, Field(gt=0, le=60)] | None = None
+    carer_answer: Literal["W", "S", "B", "A", "U"] | None = None
+    clinical_concern: bool | None = None
+    sepsis_suspicion: bool | None = None
+    abnormal_pupils: bool | None = None
 
 
 class AcceptedReading(NamedTuple):
@@ -43,6 +77,14 @@ class AcceptedReading(NamedTuple):
     temp: float | None = None
     on_oxygen: bool | None = None
     consciousness: str | None = None
+    resp_distress: str | None = None  # a key of alerting.npews.RESP_DISTRESS_CODES
+    crt: float | None = None
+    o2_device: str | None = None  # a key of alerting.npews.OXYGEN_DEVICES
+    o2_lpm: float | None = None
+    carer_answer: str | None = None  # a key of alerting.npews.CARER_ANSWERS
+    clinical_concern: bool | None = None  # a clinician's "just not right"
+    sepsis_suspicion: bool | None = None
+    abnormal_pupils: bool | None = None
 
 
 VitalSigns = Reading | AcceptedReading  # what a reading carries, either way it arrived
@@ -67,6 +109,7 @@ class ReadingColumns:
     measured_at: np.ndarray  # (n,) int64
     received_at: np.ndarray  # (n,) int64
     values: np.ndarray  # (n, 8) float64 in VALUE_COLUMNS order
+    extras: np.ndarray  # (n, 8) float64 in EXTRA_COLUMNS order
 
     def __len__(self) -> int:
         return self.measured_at.shape[0]
@@ -92,6 +135,7 @@ class ReadingColumns:
             measured_at=np.array([to_micros(r.measured_at) for r in readings], dtype=np.int64),
             received_at=np.repeat(np.array([to_micros(g.received_at) for g in groups], dtype=np.int64), counts),
             values=values,
+            extras=_extras(readings),
         )
 
     @classmethod
@@ -107,6 +151,7 @@ class ReadingColumns:
             self.measured_at[start:stop],
             self.received_at[start:stop],
             self.values[start:stop],
+            self.extras[start:stop],
         )
 
     def set_values(self) -> np.ndarray:
@@ -115,3 +160,31 @@ class ReadingColumns:
 
     def column(self, name: str) -> np.ndarray:
         return self.values[:, VALUE_COLUMNS.index(name)]
+
+
+def _extras(readings: Sequence[VitalSigns]) -> np.ndarray:
+    """The extras of every reading: a device's reading can carry only the carer's answer, so a batch from
+    devices alone costs one lookup per reading."""
+    extras = np.full((len(readings), len(EXTRA_COLUMNS)), np.nan)
+    carer = EXTRA_COLUMNS.index("carer_answer")
+    for i, r in enumerate(readings):
+        if isinstance(r, AcceptedReading):
+            extras[i] = [_code(name, value) for name, value in zip(EXTRA_COLUMNS, _EXTRA(r), strict=True)]
+        elif r.carer_answer is not None:
+            extras[i, carer] = _CODES["carer_answer"][r.carer_answer]
+    return extras
+
+
+_CODES: dict[str, dict[str, int]] = {
+    "resp_distress": RESP_DISTRESS_CODES,
+    "o2_device": OXYGEN_DEVICES,
+    "carer_answer": {answer: k for k, answer in enumerate(CARER_ANSWERS)},
+}
+
+
+def _code(name: str, value: object) -> float:
+    if value is None:
+        return np.nan
+    if name in _CODES:
+        return float(_CODES[name][str(value)])
+    return float(value)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from datetime import datetime
 import psycopg
 from pydantic import ValidationError
 
-from readings.columns import AcceptedReading
+from readings.columns import AcceptedReading, ChildExtras
 from readings.errors import ReadingRefused
 from readings.store import StoreResult, store_readings
 from readings.validation import EXPLANATIONS, Refusal, TimeLimits, check_time
@@ -37,21 +37,30 @@ def accept_reading(
     measured_at: datetime,
     settings: Settings,
     now: datetime,
+    child_extras: ChildExtras | None = None,
 ) -> StoreResult:
-    """Validates one reading's ``values`` (vital sign -> value) from ``source`` and stores it; no commit."""
+    """Validates one reading's ``values`` (vital sign -> value) from ``source`` and stores it; no commit.
+
+    ``child_extras`` is what a visit adds for a child (hand-entered NPEWS parameters, concerns, the carer's
+    answer); with them the vital signs may be empty."""
+    extras = {} if child_extras is None else child_extras.model_dump(exclude_none=True)
     try:
-        reading = Reading.model_validate({**values, "measured_at": measured_at})
+        if values or not extras:
+            reading = Reading.model_validate({**values, "measured_at": measured_at})
+            vitals = reading.model_dump(exclude={"measured_at"})
+        else:
+            vitals = {}
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reading'}: {e['msg']}" for e in exc.errors())
         raise ReadingRefused(Refusal.IMPOSSIBLE_VALUE, detail) from exc
-    refusal = check_time(reading.measured_at, admitted_at, now=now, limits=time_limits(settings))
+    refusal = check_time(measured_at, admitted_at, now=now, limits=time_limits(settings))
     if refusal is not None:
         raise ReadingRefused(refusal, EXPLANATIONS[refusal])
     accepted = AcceptedReading(
         device_id=source,
         admission_id=admission_id,
-        measured_at=reading.measured_at,
+        measured_at=measured_at,
         received_at=now,
-        **reading.model_dump(exclude={"measured_at"}),
+        **{**vitals, **extras},
     )
     return store_readings(conn, [accepted], settings=settings, now=now)

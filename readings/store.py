@@ -8,8 +8,8 @@ for a reading that was not stored. A reading that repeats a stored (device, meas
 redelivery, skipped and counted, if its values are the same; with other values it is a ``conflict``,
 quarantined (in the same transaction) with both the stored and the incoming values, and never scored:
 neither copy is silently dropped, and the stored one stays what the patient's scores were built on. NEWS2 is
-for adults: a child's readings (``vward_news2_applies``, migration 0006) are stored with NULL scores and
-never reach the alert rules.
+for adults: a child's readings (``vward_news2_applies``, migration 0006) are stored with NULL NEWS2 scores
+and scored with the national PEWS instead (``npews_sets``, ``alerting.npews_raising``).
 
 Everything here works on whole columns (``readings.columns``): observation sets (``observation_sets``),
 one scorer call, and the COPY stream formatted by NumPy (``copy_binary``), so the only per-reading
@@ -28,8 +28,9 @@ import psycopg
 from psycopg import errors
 
 from alerting import news2
+from alerting.npews_raising import record_child_sets
 from alerting.raising import LatestSet, record_scores
-from readings import copy_binary
+from readings import copy_binary, npews_sets
 from readings.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
 from readings.observation_sets import (
     CONSCIOUSNESS_CODES,
@@ -63,6 +64,7 @@ _COLUMNS = (
     "score_pulse",
     "score_consciousness",
     "score_temp",
+    *npews_sets.COPY_COLUMNS,
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
 _CONSCIOUSNESS_VOCABULARY = (*CONSCIOUSNESS_CODES, None)  # codes 0..4 as ACVPU, then NULL
@@ -105,7 +107,8 @@ def store_columns(
     window = settings.news2_freshness_window
     sets = build_sets(admission, batch.measured_at, batch.set_values(), states, window)
     scores = news2.score(**scorer_columns(sets.values, scales[admission]))
-    if (collision := _copy_rows(conn, _copy_payload(batch, scores, adult[admission]))) is not None:
+    children = _child_sets(conn, batch, admission, admission_ids, adult, states, settings)
+    if (collision := _copy_rows(conn, _copy_payload(batch, scores, adult[admission], children))) is not None:
         # Some readings repeat a stored (device, time), or each other: set them aside, score the rest afresh.
         fresh, conflicts = _set_aside_repeats(conn, batch)
         if fresh.all():
@@ -116,8 +119,14 @@ def store_columns(
     stored = len(batch)
 
     _save_states(conn, admission_ids, sets.states)
+    if children is not None:
+        npews_sets.save_states(conn, admission_ids[~adult], children.extras)
     if not raise_alerts:
         return StoreResult(stored, 0)
+    if children is not None:
+        record_child_sets(
+            conn, npews_sets.current_child_sets(batch, admission_ids[~adult], children), settings=settings, now=now
+        )
     current, newest = current_sets(sets.states, window)
     known = (newest != NEVER) & adult  # no set yet if no reading carried a NEWS2 parameter
     latest = news2.score(**scorer_columns(current[known], scales[known]))
@@ -150,7 +159,27 @@ def store_columns(
     return StoreResult(stored, 0)
 
 
-def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores, scored: np.ndarray) -> bytes:
+def _child_sets(
+    conn: psycopg.Connection,
+    batch: ReadingColumns,
+    admission: np.ndarray,
+    admission_ids: np.ndarray,
+    adult: np.ndarray,
+    states: States,
+    settings: Settings,
+) -> npews_sets.ChildSets | None:
+    """NPEWS for the batch's children, None when it has none (a batch of adults pays nothing more)."""
+    if adult.all():
+        return None
+    child_index = np.where(adult, -1, np.cumsum(~adult) - 1)
+    children = npews_sets.load_states(conn, admission_ids[~adult])
+    window = settings.news2_freshness_window
+    return npews_sets.build_child_sets(batch, admission, states, children, child_index, window)
+
+
+def _copy_payload(
+    batch: ReadingColumns, scores: news2.News2Scores, scored: np.ndarray, children: npews_sets.ChildSets | None
+) -> bytes:
     """The readings with their scores (NULL where ``scored`` is False) as one binary COPY stream."""
     sub = scores.sub_scores
     risk = np.where(scored, scores.risk, len(news2.RISK_LEVELS)).astype(np.int64)
@@ -165,6 +194,7 @@ def _copy_payload(batch: ReadingColumns, scores: news2.News2Scores, scored: np.n
             copy_binary.boolean(scores.complete, scored),
             copy_binary.text(risk, _RISK_VOCABULARY),
             *(copy_binary.int2(sub[:, k], scored & (sub[:, k] != news2.MISSING)) for k in range(len(news2.PARAMETERS))),
+            *npews_sets.copy_columns(batch, children),
         ]
     )
 
@@ -360,6 +390,7 @@ def _take(batch: ReadingColumns, mask: np.ndarray) -> ReadingColumns:
         batch.measured_at[mask],
         batch.received_at[mask],
         batch.values[mask],
+        batch.extras[mask],
     )
 
 

@@ -9,16 +9,18 @@ or a batch a device buffered while offline (or a wearable's recent samples)::
     {"readings": [{"measured_at": "...", "rr": 18, "hr": 90}, ...]}
 
 Values are in clinical units: breaths/min, %, mmHg, beats/min, °C; ``on_oxygen`` true or false;
-``consciousness`` one of A, C, V, P, U (ACVPU). Each reading carries its own measurement time (UTC, ISO 8601).
-The bounds (``vward.vocabulary.MEASURES``) are what a living patient can plausibly produce; anything outside is
-quarantined, not scored.
+``consciousness`` one of A, C, V, P, U (ACVPU). The carer check-in of a child may add ``carer_answer``, the
+answer to the national PEWS carer question ("How is your child different since I last saw them?"): W worse,
+S same, B better, A carer asleep, U unavailable; alone it is a reading too. Each reading carries its own
+measurement time (UTC, ISO 8601). The bounds (``vward.vocabulary.MEASURES``) are what a living patient can
+plausibly produce; anything outside is quarantined, not scored.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
@@ -62,6 +64,7 @@ class Reading(BaseModel):
     temp: Annotated[float, _bounds(Vital.TEMP)] | None = None
     on_oxygen: bool | None = None
     consciousness: AcvpuLetter | None = None
+    carer_answer: Literal["W", "S", "B", "A", "U"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Reading:
@@ -79,8 +82,9 @@ class Reading(BaseModel):
             and fields["temp"] is None
             and fields["on_oxygen"] is None
             and fields["consciousness"] is None
+            and fields["carer_answer"] is None
         ):
-            raise ValueError("a reading must carry at least one vital sign")
+            raise ValueError("a reading must carry at least one vital sign or the carer's answer")
         return self
 
 

@@ -62,6 +62,10 @@ class Risk(StrEnum):
 
 
 RISK_LEVELS: tuple[str, ...] = tuple(r.value for r in Risk)
+# An alert's risk: NEWS2's bands, then NPEWS's emergency level above them (NPEWS low, medium and high share
+# NEWS2's names and its targets' order; see alerting/npews_raising.py).
+EMERGENCY = "emergency"
+ALERT_RISKS: tuple[str, ...] = (*RISK_LEVELS, EMERGENCY)
 
 
 class AlertStatus(StrEnum):
@@ -81,6 +85,8 @@ class Trigger(StrEnum):
     SINGLE_PARAMETER = "single_parameter"
     TREND = "trend"
     MISSED_READINGS = "missed_readings"
+    NPEWS = "npews"
+    NPEWS_CONCERN = "npews_concern"
 
 
 class ResponseKind(StrEnum):

@@ -34,7 +34,9 @@ def readings(conn: psycopg.Connection, admission_id: int, *, since: datetime) ->
         .execute(
             "SELECT measured_at, device_id, rr, spo2, sbp, dbp, hr, temp, on_oxygen, consciousness, news2_total,"
             " news2_complete, news2_risk, score_rr, score_spo2, score_air_oxygen, score_sbp, score_pulse,"
-            " score_consciousness, score_temp FROM readings"
+            " score_consciousness, score_temp, resp_distress, crt, o2_device, o2_lpm, carer_answer, clinical_concern,"
+            " sepsis_suspicion, abnormal_pupils, npews_age_band, npews_total, npews_complete, npews_level, npews_rr,"
+            " npews_resp_distress, npews_spo2, npews_oxygen, npews_hr, npews_sbp, npews_crt FROM readings"
             " WHERE admission_id = %s AND measured_at >= %s ORDER BY measured_at DESC LIMIT 5000",
             (admission_id, since),
         )

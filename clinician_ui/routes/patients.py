@@ -8,9 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import ConfigDict
 
+from alerting.escalation_plans import current_plan
+from alerting.npews import AGE_BANDS, CARER_ANSWERS, CARER_QUESTION, OXYGEN_DEVICES, RESP_DISTRESS_DESCRIPTORS
+from alerting.npews_escalation import response_target
 from alerting.outbox import publish_pending
+from alerting.score_choice import choose_score, utc_day
 from clinician_ui.charts import Point, time_series_svg
 from clinician_ui.deps import AppSettings, Conn, Payload, get_redis, parse, require, wants_html
 from clinician_ui.errors import BadInput, NotFound
@@ -19,8 +23,10 @@ from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
 from clinician_ui.security import User
 from clinician_ui.templating import render
+from readings.columns import ChildExtras
 from readings.errors import ReadingRefused
 from readings.path import accept_reading
+from vward.config import Settings
 from vward.vocabulary import MEASURES, AcvpuLetter, Vital
 
 router = APIRouter(tags=["patients"])
@@ -37,14 +43,54 @@ VITALS = (
 )
 
 
+# A child's charts: the NPEWS total first, its sub-scores colouring the vitals (0, 1, 2 or 4).
+NPEWS_VITALS = (
+    ("npews_total", None, "NPEWS", "", (0, 26)),
+    ("rr", "npews_rr", "Respiration rate", "/min", (0, 90)),
+    ("spo2", "npews_spo2", "SpO2", "%", (70, 100)),
+    ("sbp", "npews_sbp", "Systolic BP", "mmHg", (40, 160)),
+    ("hr", "npews_hr", "Heart rate", "/min", (40, 220)),
+    ("temp", None, "Temperature", "°C", (34, 41)),
+)
+
+
 def _band(row: dict[str, Any], score_col: str | None) -> str:
     if score_col is None:
-        return "r-" + str(row["news2_risk"])
+        return "r-" + str(row["npews_level"] if row.get("npews_total") is not None else row["news2_risk"])
     s = row[score_col]
     return f"s{s}" if s is not None else ""
 
 
-def _record(conn: Any, admission_id: int, user: User, now: datetime) -> dict[str, Any]:
+def _score_shown(
+    adm: dict[str, Any], readings: list[dict[str, Any]], settings: Settings, now: datetime
+) -> dict[str, Any]:
+    """Which score applies today (the one rule, ``score_choice``) and, for a child, the current NPEWS level,
+    its response target and the chart's respiratory distress descriptors for the child's age."""
+    choice = choose_score(
+        date_of_birth=adm["date_of_birth"], admitted_on=utc_day(adm["admitted_at"]), observed_on=utc_day(now)
+    )
+    shown: dict[str, Any] = {"score": choice.score, "label": choice.label, "age_band": choice.age_band}
+    if choice.age_band is None:
+        return shown
+    latest = next((r for r in readings if r["npews_total"] is not None), None)
+    level = latest["npews_level"] if latest else None
+    target = response_target(level, settings) if level else None
+    under_five = choice.age_band < AGE_BANDS.index("5-12 years")
+    return {
+        **shown,
+        "latest": latest,
+        "reassess_within": target.reassess_within if target else None,
+        "review_within": target.review_within if target else None,
+        "distress_choices": [
+            (code, words[0 if under_five else 1]) for code, words in RESP_DISTRESS_DESCRIPTORS.items()
+        ],
+        "carer_question": CARER_QUESTION,
+        "carer_answers": CARER_ANSWERS,
+        "oxygen_devices": list(OXYGEN_DEVICES),
+    }
+
+
+def _record(conn: Any, admission_id: int, user: User, settings: Settings, now: datetime) -> dict[str, Any]:
     adm = q.admission(conn, admission_id, ward_ids=user.ward_ids)
     if adm is None:
         raise NotFound(f"no admission {admission_id} on your wards")
@@ -56,18 +102,23 @@ def _record(conn: Any, admission_id: int, user: User, now: datetime) -> dict[str
         entity_id=adm["patient_id"],
         detail={"admission_id": admission_id},
     )
+    readings = q.readings(conn, admission_id, since=now - timedelta(days=7))
+    plan = current_plan(conn, admission_id=admission_id)
     return {
         "admission": adm,
-        "readings": q.readings(conn, admission_id, since=now - timedelta(days=7)),
+        "score": _score_shown(adm, readings, settings, now),
+        "escalation_plan": plan,
+        "plan_review_due": plan is not None and plan.review_on <= utc_day(now),
+        "readings": readings,
         "alerts": alerts_q.history(conn, admission_id),
         "notes": alerts_q.notes(conn, admission_id=admission_id),
     }
 
 
 @router.get("/patients/{admission_id}", include_in_schema=False)
-def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinician) -> Response:
+def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinician, settings: AppSettings) -> Response:
     now = datetime.now(UTC)
-    rec = _record(conn, admission_id, user, now)
+    rec = _record(conn, admission_id, user, settings, now)
     charts = {}
     for hours in (24, 24 * 7):
         start = now - timedelta(hours=hours)
@@ -84,7 +135,7 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
                 title=title,
                 unit=unit,
             )
-            for col, sc, title, unit, yr in VITALS
+            for col, sc, title, unit, yr in (NPEWS_VITALS if rec["score"]["score"] == "npews" else VITALS)
         ]
     return render(
         request,
@@ -101,12 +152,18 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
 
 
 @router.get("/api/patients/{admission_id}")
-def patient_api(admission_id: int, conn: Conn, user: Clinician) -> Any:
-    """The admission, 7 days of readings with sub-scores, alert history and notes."""
-    return jsonable_encoder(_record(conn, admission_id, user, datetime.now(UTC)))
+def patient_api(admission_id: int, conn: Conn, user: Clinician, settings: AppSettings) -> Any:
+    """The admission, the score that applies, the escalation plan, 7 days of readings with sub-scores (NEWS2
+    or NPEWS), alert history and notes."""
+    return jsonable_encoder(_record(conn, admission_id, user, settings, datetime.now(UTC)))
 
 
-class ObservationIn(BaseModel):
+class ObservationIn(ChildExtras):
+    """Vital signs, and for a child what the visit adds (``ChildExtras``: respiratory distress, capillary
+    refill, oxygen delivery, the specific concerns, the carer's answer and "just not right")."""
+
+    model_config = ConfigDict(extra="ignore")  # as before: unknown form fields are not an error
+
     rr: float | None = None
     spo2: float | None = None
     sbp: float | None = None
@@ -131,7 +188,9 @@ def add_observation(
     measured = obs.measured_at or now
     if measured.tzinfo is None:
         measured = measured.replace(tzinfo=UTC)
-    values = obs.model_dump(exclude_none=True, exclude={"measured_at"})
+    extra_fields = set(ChildExtras.model_fields)
+    values = obs.model_dump(exclude_none=True, exclude={"measured_at", *extra_fields})
+    extras = ChildExtras.model_validate(obs.model_dump(include=extra_fields))
     with conn.transaction():
         try:
             accept_reading(
@@ -143,6 +202,7 @@ def add_observation(
                 measured_at=measured,
                 settings=settings,
                 now=now,
+                child_extras=extras,
             )
         except ReadingRefused as exc:
             raise BadInput(str(exc)) from exc
@@ -152,7 +212,7 @@ def add_observation(
             action="observation.manual",
             entity="patient",
             entity_id=adm["patient_id"],
-            detail={"admission_id": admission_id, **values},
+            detail={"admission_id": admission_id, **values, **extras.model_dump(exclude_none=True)},
         )
     publish_pending(conn, get_redis(request), settings=settings)
     if wants_html(request):

@@ -7,6 +7,8 @@ import re
 
 import psycopg
 
+from alerting import npews
+from vward import db
 from vward import vocabulary as v
 from vward.config import Settings
 
@@ -18,10 +20,19 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("devices", "kind"): set(v.DeviceKind),
     ("readings", "consciousness"): set(v.ACVPU),
     ("alerts", "trigger"): set(v.Trigger),
-    ("alerts", "risk"): set(v.RISK_LEVELS),
+    ("alerts", "risk"): set(v.ALERT_RISKS),
+    ("alerts", "score"): {"news2", "npews"},
     ("alerts", "status"): set(v.AlertStatus),
     ("alerts", "response_kind"): set(v.ResponseKind),
     ("admissions", "spo2_scale"): {str(scale) for scale in v.SPO2_SCALES},
+}
+# Column CHECKs on readings that only the partitioned table has (TimescaleDB before 2.19 refuses them on a
+# compressed hypertable; migration 0013).
+PARTITIONED_ONLY: dict[tuple[str, str], set[str]] = {
+    ("readings", "resp_distress"): set(npews.RESP_DISTRESS_CODES),
+    ("readings", "o2_device"): set(npews.OXYGEN_DEVICES),
+    ("readings", "carer_answer"): set(npews.CARER_ANSWERS),
+    ("readings", "npews_level"): set(npews.LEVELS),
 }
 _IN_LIST = re.compile(r"\(?(\w+) = ANY \(\(?ARRAY\[([^\]]*)\]")
 _LENGTH = re.compile(r"length\((\w+)\) >= (\d+)\) AND \(length\(\1\) <= (\d+)")
@@ -52,7 +63,9 @@ def in_lists(settings: Settings) -> dict[tuple[str, str], set[str]]:
 
 
 def test_every_closed_vocabulary_in_the_schema_is_the_vocabulary_module(settings: Settings) -> None:
-    assert in_lists(settings) == EXPECTED
+    with db.connect(settings) as conn:
+        partitioned = db.storage_mode(conn) == "partitioned"
+    assert in_lists(settings) == EXPECTED | (PARTITIONED_ONLY if partitioned else {})
 
 
 def test_note_length_is_the_vocabulary_limit(settings: Settings) -> None:

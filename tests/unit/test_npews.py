@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerting import npews
+from alerting import npews_reference as ref
 from alerting.npews import (
     AGE_BANDS,
     BP_NOT_OBTAINED,
@@ -25,7 +26,6 @@ from alerting.npews import (
     score,
     score_one,
 )
-from tests import npews_reference as ref
 
 # The charts' rows as NPEWS.md prints them (age bands in AGE_BANDS order), parsed below into test cases.
 CHART = {
