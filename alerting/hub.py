@@ -1,18 +1,21 @@
 """The hub worker: runs the alert clocks, sweeps the outbox and sends web push for stream events.
 
 Several hubs can run: they share the stream through the consumer group ``settings.hub_consumer_group``
-and claim due alerts with SKIP LOCKED. PostgreSQL is the truth: when Redis is down the hub logs a warning
-and keeps running its clocks (escalations are still stored); when Redis comes back (empty: it keeps
-nothing on disk) the group is re-created from the stream's start and the outbox sweep republishes every
-unpublished event, so nothing is missed.
+and claim due alerts with SKIP LOCKED (the missed-readings sweep under an advisory lock), so each clock,
+reminder, escalation and missed-readings alert happens once. PostgreSQL is the truth: when Redis is down
+the hub warns (once a minute) and keeps running its clocks; when Redis comes back (empty: it keeps nothing
+on disk) the group is re-created from the stream's start and the outbox sweep republishes every
+unpublished event, so nothing is missed. Each hub beats into ``heartbeats`` so the web app can say when
+no hub is running.
 
 Pushes are at least once, per subscription: a stream entry is acknowledged only when every push it asks
-for was delivered or refused for good (the subscription is gone, or the service rejects the request).
-A network failure, a 429 or a 5xx leaves it pending, and every ``hub_push_retry_s`` any hub claims the
+for was delivered or refused for good (the subscription is gone, or can never work). A network failure, a
+429, a 5xx or any unexpected error leaves it pending, and every ``hub_push_retry_s`` any hub claims the
 entries pending that long (``XAUTOCLAIM``, which also recovers a dead hub's entries) and tries the
-subscriptions still owed, up to ``PUSH_MAX_DELIVERIES`` times. A short-lived Redis key per event and
-subscription, set after delivery, stops a retry from pushing twice. Nothing is pushed once the alert is
-resolved. Reminders are the clinical safety net beyond that: an unacknowledged alert is announced again.
+subscriptions still owed. Each failure is counted in ``dead_letters``; after
+``dead_letter_max_attempts`` the entry is parked there for an admin and acknowledged. A short-lived
+Redis key per event and subscription, set after delivery, stops a retry from pushing twice. Nothing is
+pushed once the alert is resolved. A failure with one entry, subscription or alert never stops the hub.
 """
 
 from __future__ import annotations
@@ -28,20 +31,26 @@ import psycopg
 import redis
 import requests
 from psycopg.rows import dict_row
-from py_vapid import Vapid
+from psycopg.types.json import Jsonb
+from py_vapid import Vapid, VapidException
 from pywebpush import WebPushException
 
+from alerting import dead_letters
 from alerting.clocks import raise_missed_readings, run_clocks
+from alerting.endpoints import InvalidPushEndpoint, check_addresses, check_endpoint
 from alerting.outbox import publish_pending
-from alerting.push import build_push_payload, send_push
+from alerting.push import build_push_payload, resolve_host, send_push
+from alerting.throttle import WarningThrottle
+from vward import heartbeat
 from vward.config import Settings
 
 log = logging.getLogger(__name__)
 
 PUSHED_KEY_TTL_S = 24 * 3600
-PUSH_MAX_DELIVERIES = 5
 READ_COUNT = 100
 _ROLES = {"nurses": "nurse", "coordinators": "coordinator"}
+# Raised while encrypting or signing for one subscription: its keys or endpoint can never work.
+_BROKEN_SUBSCRIPTION = (VapidException, ValueError, TypeError)
 
 _ALERT = (
     "SELECT a.id AS alert_id, a.status, a.risk, a.trigger, a.news2_total, a.news2_complete,"
@@ -50,12 +59,17 @@ _ALERT = (
     " JOIN wards w ON w.id = ad.ward_id WHERE a.id = %s"
 )
 _RECIPIENTS = (
-    "SELECT DISTINCT ps.id, ps.endpoint, ps.p256dh, ps.auth FROM push_subscriptions ps"
+    "SELECT DISTINCT ps.id, ps.user_id, ps.endpoint, ps.p256dh, ps.auth FROM push_subscriptions ps"
     " JOIN users u ON u.id = ps.user_id JOIN user_wards uw ON uw.user_id = u.id"
     " WHERE uw.ward_id = %s AND u.active AND u.on_duty AND u.role = ANY(%s) ORDER BY ps.id"
 )
 
 Sender = Callable[..., int]
+Resolver = Callable[[str], list[str]]
+
+
+class MalformedEntry(Exception):
+    """A stream entry without the fields the hub needs: retrying can never help."""
 
 
 class Hub:
@@ -69,12 +83,15 @@ class Hub:
         redis_client: redis.Redis,
         vapid: Vapid | None,
         sender: Sender = send_push,
+        resolver: Resolver = resolve_host,
     ) -> None:
         self.settings = settings
         self.conn = conn  # autocommit; every unit of work opens its own transaction
         self.redis = redis_client
         self.vapid = vapid
         self.sender = sender
+        self.resolver = resolver
+        self.warnings = WarningThrottle(log)
         self._group_ready = False
         self._next_retry = 0.0  # time.monotonic() of the next claim of stale pending entries
 
@@ -84,6 +101,10 @@ class Hub:
         missed = raise_missed_readings(self.conn, settings=self.settings, now=now)
         published = publish_pending(self.conn, self.redis, settings=self.settings)
         return {"changed": escalated, "missed_readings": missed, "published": published}
+
+    def beat(self, now: datetime) -> None:
+        """Tells the web app this hub is alive (``heartbeats``, component 'hub')."""
+        heartbeat.beat(self.conn, component="hub", instance=self.settings.hub_consumer_name, now=now)
 
     def ensure_group(self) -> None:
         """Creates the consumer group from the stream's start (so a backlog republished after a Redis restart
@@ -116,30 +137,51 @@ class Hub:
         return handled + self._retry_pending()
 
     def _settle(self, entry_id: bytes, raw: Mapping[bytes, bytes]) -> None:
-        """Push what the entry asks for; acknowledge it unless a push failed in a way worth retrying."""
-        if self.handle({k.decode(): v.decode() for k, v in raw.items()}):
+        """Push what the entry asks for and acknowledge it; a failure worth retrying leaves it pending and
+        is counted in ``dead_letters``, which parks it (then it is acknowledged) after the retry limit."""
+        entry = entry_id.decode()
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        try:
+            problem = self.handle(fields)
+        except (redis.RedisError, psycopg.OperationalError):
+            raise  # an outage, not this entry's fault: the run loop waits and the entry stays pending
+        except MalformedEntry as exc:
+            log.warning("hub: stream entry %s is malformed (%s); parked as a dead letter", entry, exc)
+            dead_letters.park(self.conn, kind="stream_entry", ref=entry, payload=fields, error=str(exc),
+                              now=datetime.now(UTC))  # fmt: skip
+            self._ack(entry_id)
             return
+        except Exception as exc:  # one entry's failure must never stop the hub
+            log.error("hub: stream entry %s failed; will retry", entry, exc_info=True)
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            dead_letters.clear(self.conn, kind="stream_entry", ref=entry)
+            self._ack(entry_id)
+            return
+        status = dead_letters.record_failure(
+            self.conn, kind="stream_entry", ref=entry, payload=fields, error=problem, now=datetime.now(UTC),
+            max_attempts=self.settings.dead_letter_max_attempts,
+        )  # fmt: skip
+        if status == "parked":
+            log.warning("giving up pushing stream entry %s after %s attempts (%s); parked as a dead letter",
+                        entry, self.settings.dead_letter_max_attempts, problem)  # fmt: skip
+            self._ack(entry_id)
+
+    def _ack(self, entry_id: bytes) -> None:
         self.redis.xack(self.settings.alert_stream, self.settings.hub_consumer_group, entry_id)
 
     def _retry_pending(self) -> int:
         """Claims entries pending for ``hub_push_retry_s`` (this hub's failures or a dead hub's) and settles
-        them again; one past ``PUSH_MAX_DELIVERIES`` is acknowledged with a warning. Returns how many."""
+        them again. Returns how many."""
         if time.monotonic() < self._next_retry:
             return 0
         self._next_retry = time.monotonic() + self.settings.hub_push_retry_s
-        stream, group = self.settings.alert_stream, self.settings.hub_consumer_group
         entries = self.redis.xautoclaim(
-            stream, group, self.settings.hub_consumer_name,
+            self.settings.alert_stream, self.settings.hub_consumer_group, self.settings.hub_consumer_name,
             min_idle_time=int(self.settings.hub_push_retry_s * 1000), start_id="0-0", count=READ_COUNT,
         )[1]  # fmt: skip
         for entry_id, raw in entries:
-            [pending] = self.redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-            if int(pending["times_delivered"]) > PUSH_MAX_DELIVERIES:
-                log.warning("giving up pushing stream entry %s after %s deliveries", entry_id.decode(),
-                            PUSH_MAX_DELIVERIES)  # fmt: skip
-                self.redis.xack(stream, group, entry_id)
-            else:
-                self._settle(entry_id, raw)
+            self._settle(entry_id, raw)
         return len(entries)
 
     def _read(self, block_ms: int | None) -> Any:
@@ -151,68 +193,110 @@ class Hub:
             block=block_ms,
         )
 
-    def handle(self, fields: Mapping[str, str]) -> bool:
+    def handle(self, fields: Mapping[str, str]) -> str | None:
         """Sends the push an event asks for (``notify``) to the on-duty clinicians not yet reached; returns
-        True if a push failed in a way worth retrying."""
+        why a push failed in a way worth retrying, or None when nothing is left to do."""
         audiences = [a for a in fields.get("notify", "").split(",") if a in _ROLES]
         if not audiences or self.vapid is None:
-            return False
+            return None
+        try:
+            alert_id, event_id, event = int(fields["alert_id"]), fields["event_id"], fields["event"]
+        except (KeyError, ValueError) as exc:
+            raise MalformedEntry(f"no valid alert_id, event_id and event: {exc!r}") from exc
         with self.conn.cursor(row_factory=dict_row) as cur:
-            alert = cur.execute(_ALERT, (int(fields["alert_id"]),)).fetchone()
+            alert = cur.execute(_ALERT, (alert_id,)).fetchone()
             if alert is None or alert["status"] == "resolved":
-                return False
+                return None
             subs = cur.execute(_RECIPIENTS, (alert["ward_id"], [_ROLES[a] for a in audiences])).fetchall()
-        payload = build_push_payload({**alert, "event": fields["event"]})
-        retry = False
+        payload = build_push_payload({**alert, "event": event})
+        problem = None
         for sub in subs:
-            pushed = f"{self.settings.alert_stream}:pushed:{fields['event_id']}:{sub['id']}"
+            pushed = f"{self.settings.alert_stream}:pushed:{event_id}:{sub['id']}"
             if self.redis.exists(pushed):
                 continue
-            result = self._send(sub, payload)
-            if result == "delivered":
+            outcome, reason = self._send(sub, payload)
+            if outcome == "delivered":
                 self.redis.set(pushed, 1, ex=PUSHED_KEY_TTL_S)
-            retry |= result == "retry"
-        return retry
+            elif outcome == "retry":
+                problem = f"subscription {sub['id']}: {reason}"
+        return problem
 
-    def _send(self, sub: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
-        """'delivered', 'retry' (network failure, 429, 5xx) or 'refused' (gone, or another 4xx)."""
+    def _send(self, sub: Mapping[str, Any], payload: Mapping[str, Any]) -> tuple[str, str]:
+        """('delivered' | 'retry' | 'refused', why). Retry: a network or DNS failure, 429, 5xx, anything
+        unexpected. Refused: gone (404/410) or never deliverable (removed), or another 4xx."""
         assert self.vapid is not None
+        try:
+            host = check_endpoint(
+                sub["endpoint"],
+                allowed_hosts=self.settings.push_allowed_hosts,
+                allow_test_endpoints=self.settings.push_allow_test_endpoints,
+            )
+            check_addresses(host, self.resolver(host), allow_test_endpoints=self.settings.push_allow_test_endpoints)
+        except InvalidPushEndpoint as exc:
+            self._remove(sub, str(exc))
+            return "refused", str(exc)
+        except OSError as exc:
+            log.warning("web push to subscription %s: cannot resolve its host (%s); will retry", sub["id"], exc)
+            return "retry", f"DNS: {exc}"
         try:
             status = self.sender(sub, payload, vapid_private_key=self.vapid, vapid_subject=self.settings.vapid_subject)
         except (WebPushException, requests.RequestException) as exc:
             log.warning("web push to subscription %s failed: %s; will retry", sub["id"], type(exc).__name__)
-            return "retry"
+            return "retry", type(exc).__name__
+        except _BROKEN_SUBSCRIPTION as exc:
+            self._remove(sub, f"cannot sign or encrypt for it: {type(exc).__name__}: {exc}")
+            return "refused", type(exc).__name__
         if status in (404, 410):
-            self.conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (sub["id"],))
-            log.info("web push subscription %s is gone (%s); deleted", sub["id"], status)
-            return "refused"
+            self._remove(sub, f"the push service says it is gone (HTTP {status})")
+            return "refused", f"HTTP {status}"
         if status == 429 or status >= 500:
             log.warning("web push to subscription %s: HTTP %s; will retry", sub["id"], status)
-            return "retry"
+            return "retry", f"HTTP {status}"
         if status >= 300:
             log.warning("web push to subscription %s refused: HTTP %s", sub["id"], status)
-            return "refused"
-        return "delivered"
+            return "refused", f"HTTP {status}"
+        return "delivered", ""
+
+    def _remove(self, sub: Mapping[str, Any], reason: str) -> None:
+        """Deletes a subscription that can never be delivered to, with an audit entry saying why."""
+        with self.conn.transaction():
+            self.conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (sub["id"],))
+            self.conn.execute(
+                "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail)"
+                " VALUES (now(), NULL, 'push.subscription_removed', 'push_subscription', %s, %s)",
+                (str(sub["id"]), Jsonb({"user_id": sub.get("user_id"), "reason": reason})),
+            )
+        log.warning("web push subscription %s removed: %s", sub["id"], reason)
 
     def run(self, stop: threading.Event, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        """Ticks every ``hub_tick_s`` and consumes in between until ``stop`` is set (SIGTERM)."""
-        block_ms = max(1, int(min(self.settings.hub_tick_s, 1.0) * 1000))
-        next_tick = 0.0
+        """Beats, ticks every ``hub_tick_s`` and consumes in between until ``stop`` is set (SIGTERM).
+
+        Nothing that fails in here ends the loop: outages are waited out, anything else is logged."""
+        pause = min(self.settings.hub_tick_s, self.settings.heartbeat_interval_s, 1.0)
+        block_ms = max(1, int(pause * 1000))
+        next_tick = next_beat = 0.0
         while not stop.is_set():
             try:
                 clock = now().timestamp()
+                if clock >= next_beat:
+                    next_beat = clock + self.settings.heartbeat_interval_s
+                    self.beat(now())
                 if clock >= next_tick:
                     next_tick = clock + self.settings.hub_tick_s
                     self.tick(now())
                 self.consume(block_ms)
             except redis.RedisError as exc:
                 self._group_ready = False
-                log.warning("hub: Redis unavailable (%s); clocks keep running", type(exc).__name__)
-                stop.wait(min(self.settings.hub_tick_s, 1.0))
+                self.warnings.warning("redis", "hub: Redis unavailable (%s); clocks keep running", type(exc).__name__)
+                stop.wait(pause)
             except psycopg.OperationalError as exc:
-                log.warning("hub: PostgreSQL unavailable (%s); retrying", str(exc).strip()[:200])
+                self.warnings.warning("postgres", "hub: PostgreSQL unavailable (%s); retrying",
+                                      str(exc).strip()[:200])  # fmt: skip
                 stop.wait(self.settings.hub_tick_s)
                 self._reconnect()
+            except Exception:  # a bug must not silence the alert path: log it and carry on
+                log.exception("hub: unexpected failure; carrying on")
+                stop.wait(pause)
 
     def _reconnect(self) -> None:
         if self.conn.closed or self.conn.broken:

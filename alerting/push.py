@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,11 @@ def send_push(
             raise
         return int(exc.response.status_code)
     return int(response.status_code)  # type: ignore[union-attr]
+
+
+def resolve_host(host: str) -> list[str]:
+    """Every address ``host`` resolves to (the hub checks them all before it sends); OSError if none."""
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)})
 
 
 def vapid_key_path(settings: Settings) -> Path:

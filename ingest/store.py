@@ -24,7 +24,7 @@ import psycopg
 from psycopg import errors
 
 from alerting import news2
-from alerting.raising import LatestSet, record_scores
+from alerting.raising import LatestSet, close_missed_readings, record_scores
 from ingest import copy_binary
 from ingest.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
 from ingest.observation_sets import (
@@ -107,6 +107,7 @@ def store_columns(
     latest = news2.score(**scorer_columns(current[known], scales[known]))
     observed = [from_micros(t) for t in newest[known].tolist()]
     sub_scores = latest.sub_scores.tolist()
+    close_missed_readings(conn, admission_ids[~known].tolist(), now=now)  # unscored: the same lifecycle
     record_scores(
         conn,
         [

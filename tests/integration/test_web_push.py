@@ -19,7 +19,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alerting.hub import PUSH_MAX_DELIVERIES, Hub
+from alerting.hub import Hub
 from alerting.push import ensure_vapid_key, load_vapid_key, vapid_public_key
 from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, clinician, scored
@@ -95,7 +95,9 @@ def test_alert_is_pushed_encrypted_to_on_duty_nurses(
     push_service: PushService,
     tmp_path: Path,
 ) -> None:
-    cfg = settings.model_copy(update={"vapid_private_key_path": tmp_path / "vapid.pem"})
+    cfg = settings.model_copy(
+        update={"vapid_private_key_path": tmp_path / "vapid.pem", "push_allow_test_endpoints": True}
+    )
     assert ensure_vapid_key(cfg.vapid_private_key_path) is True  # type: ignore[arg-type]
     assert ensure_vapid_key(cfg.vapid_private_key_path) is False  # type: ignore[arg-type]
     on_duty = clinician(clean_db, "nurse.on")
@@ -130,7 +132,13 @@ def test_alert_is_pushed_encrypted_to_on_duty_nurses(
 @pytest.fixture
 def retrying(settings: Settings, tmp_path: Path) -> Settings:
     """Settings with a VAPID key and pending entries retried at once."""
-    cfg = settings.model_copy(update={"vapid_private_key_path": tmp_path / "vapid.pem", "hub_push_retry_s": 0.0})
+    cfg = settings.model_copy(
+        update={
+            "vapid_private_key_path": tmp_path / "vapid.pem",
+            "hub_push_retry_s": 0.0,
+            "push_allow_test_endpoints": True,  # the local push service is plain http on 127.0.0.1
+        }
+    )
     ensure_vapid_key(tmp_path / "vapid.pem")
     return cfg
 
@@ -169,11 +177,15 @@ def test_a_push_that_keeps_failing_is_given_up_after_the_limit(
     record_scores(clean_db, [scored(admit(clean_db, admitted_at=NOW), 7, "high", NOW)], settings=retrying, now=NOW)
     hub = Hub(retrying, conn=clean_db, redis_client=redis_client, vapid=load_vapid_key(tmp_vapid(retrying)))
     hub.tick(NOW)
-    for _ in range(PUSH_MAX_DELIVERIES + 3):
+    for _ in range(retrying.dead_letter_max_attempts + 3):
         hub.consume(1)
-    assert push_service.count("/flaky/99/phone") == PUSH_MAX_DELIVERIES
+    assert push_service.count("/flaky/99/phone") == retrying.dead_letter_max_attempts
     assert pending(redis_client, retrying) == 0
     assert "giving up pushing stream entry" in caplog.text
+    parked = clean_db.execute("SELECT kind, status, attempts, error, payload->>'event' FROM dead_letters").fetchall()
+    assert parked == [
+        ("stream_entry", "parked", retrying.dead_letter_max_attempts, "subscription 1: HTTP 503", "raised")
+    ]
 
 
 def test_a_dead_hubs_entries_are_claimed_and_pushed_by_another(
