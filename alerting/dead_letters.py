@@ -21,6 +21,7 @@ from alerting.errors import AlertingError
 
 KINDS = ("stream_entry", "clock", "missed_readings")
 MAX_ERROR_CHARS = 1000
+OUTCOMES = {"retry": "retried", "dismiss": "dismissed"}  # an admin's action and the status it leaves
 
 
 class DeadLetterNotFound(AlertingError):
@@ -109,7 +110,7 @@ def handle(conn: psycopg.Connection, *, dead_id: int, action: str, actor_id: int
 
     The caller puts a retried stream entry back on the stream; a retried clock runs at the next tick.
     """
-    status = {"retry": "retried", "dismiss": "dismissed"}[action]
+    status = OUTCOMES[action]
     with conn.transaction(), conn.cursor(row_factory=class_row(DeadLetter)) as cur:
         letter = cur.execute(
             f"SELECT {_COLUMNS} FROM dead_letters WHERE id = %s AND status IN ('failing', 'parked') FOR UPDATE",

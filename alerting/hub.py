@@ -29,15 +29,12 @@ from typing import Any
 
 import psycopg
 import redis
-import requests
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-from py_vapid import Vapid, VapidException
-from pywebpush import WebPushException
+from py_vapid import Vapid
 
-from alerting import dead_letters
+from alerting import dead_letters, liveness, outage
 from alerting.clocks import raise_missed_readings, run_clocks
-from alerting.endpoints import InvalidPushEndpoint, check_addresses, check_endpoint
+from alerting.delivery import PushDelivery, Resolver, Sender
 from alerting.outbox import publish_pending
 from alerting.push import build_push_payload, resolve_host, send_push
 from alerting.throttle import WarningThrottle
@@ -49,8 +46,6 @@ log = logging.getLogger(__name__)
 PUSHED_KEY_TTL_S = 24 * 3600
 READ_COUNT = 100
 _ROLES = {"nurses": "nurse", "coordinators": "coordinator"}
-# Raised while encrypting or signing for one subscription: its keys or endpoint can never work.
-_BROKEN_SUBSCRIPTION = (VapidException, ValueError, TypeError)
 
 _ALERT = (
     "SELECT a.id AS alert_id, a.status, a.risk, a.trigger, a.news2_total, a.news2_complete,"
@@ -63,9 +58,6 @@ _RECIPIENTS = (
     " JOIN users u ON u.id = ps.user_id JOIN user_wards uw ON uw.user_id = u.id"
     " WHERE uw.ward_id = %s AND u.active AND u.on_duty AND u.role = ANY(%s) ORDER BY ps.id"
 )
-
-Sender = Callable[..., int]
-Resolver = Callable[[str], list[str]]
 
 
 class MalformedEntry(Exception):
@@ -89,8 +81,7 @@ class Hub:
         self.conn = conn  # autocommit; every unit of work opens its own transaction
         self.redis = redis_client
         self.vapid = vapid
-        self.sender = sender
-        self.resolver = resolver
+        self.delivery = PushDelivery(settings, conn=conn, vapid=vapid, sender=sender, resolver=resolver)
         self.warnings = WarningThrottle(log)
         self._group_ready = False
         self._next_retry = 0.0  # time.monotonic() of the next claim of stale pending entries
@@ -103,8 +94,11 @@ class Hub:
         return {"changed": escalated, "missed_readings": missed, "published": published}
 
     def beat(self, now: datetime) -> None:
-        """Tells the web app this hub is alive (``heartbeats``, component 'hub')."""
+        """Tells the web app this hub is alive (``heartbeats``, component 'hub'), and tells the coordinators
+        if ingest has gone silent (once per outage, whichever process notices first)."""
         heartbeat.beat(self.conn, component="hub", instance=self.settings.hub_consumer_name, now=now)
+        seen = liveness.states(heartbeat.latest(self.conn), now=now, stale_after_s=self.settings.heartbeat_stale_s)
+        outage.announce(self.conn, self.delivery, seen, now=now)
 
     def ensure_group(self) -> None:
         """Creates the consumer group from the stream's start (so a backlog republished after a Redis restart
@@ -214,59 +208,12 @@ class Hub:
             pushed = f"{self.settings.alert_stream}:pushed:{event_id}:{sub['id']}"
             if self.redis.exists(pushed):
                 continue
-            outcome, reason = self._send(sub, payload)
+            outcome, reason = self.delivery.send(sub, payload)
             if outcome == "delivered":
                 self.redis.set(pushed, 1, ex=PUSHED_KEY_TTL_S)
             elif outcome == "retry":
                 problem = f"subscription {sub['id']}: {reason}"
         return problem
-
-    def _send(self, sub: Mapping[str, Any], payload: Mapping[str, Any]) -> tuple[str, str]:
-        """('delivered' | 'retry' | 'refused', why). Retry: a network or DNS failure, 429, 5xx, anything
-        unexpected. Refused: gone (404/410) or never deliverable (removed), or another 4xx."""
-        assert self.vapid is not None
-        try:
-            host = check_endpoint(
-                sub["endpoint"],
-                allowed_hosts=self.settings.push_allowed_hosts,
-                allow_test_endpoints=self.settings.push_allow_test_endpoints,
-            )
-            check_addresses(host, self.resolver(host), allow_test_endpoints=self.settings.push_allow_test_endpoints)
-        except InvalidPushEndpoint as exc:
-            self._remove(sub, str(exc))
-            return "refused", str(exc)
-        except OSError as exc:
-            log.warning("web push to subscription %s: cannot resolve its host (%s); will retry", sub["id"], exc)
-            return "retry", f"DNS: {exc}"
-        try:
-            status = self.sender(sub, payload, vapid_private_key=self.vapid, vapid_subject=self.settings.vapid_subject)
-        except (WebPushException, requests.RequestException) as exc:
-            log.warning("web push to subscription %s failed: %s; will retry", sub["id"], type(exc).__name__)
-            return "retry", type(exc).__name__
-        except _BROKEN_SUBSCRIPTION as exc:
-            self._remove(sub, f"cannot sign or encrypt for it: {type(exc).__name__}: {exc}")
-            return "refused", type(exc).__name__
-        if status in (404, 410):
-            self._remove(sub, f"the push service says it is gone (HTTP {status})")
-            return "refused", f"HTTP {status}"
-        if status == 429 or status >= 500:
-            log.warning("web push to subscription %s: HTTP %s; will retry", sub["id"], status)
-            return "retry", f"HTTP {status}"
-        if status >= 300:
-            log.warning("web push to subscription %s refused: HTTP %s", sub["id"], status)
-            return "refused", f"HTTP {status}"
-        return "delivered", ""
-
-    def _remove(self, sub: Mapping[str, Any], reason: str) -> None:
-        """Deletes a subscription that can never be delivered to, with an audit entry saying why."""
-        with self.conn.transaction():
-            self.conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (sub["id"],))
-            self.conn.execute(
-                "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail)"
-                " VALUES (now(), NULL, 'push.subscription_removed', 'push_subscription', %s, %s)",
-                (str(sub["id"]), Jsonb({"user_id": sub.get("user_id"), "reason": reason})),
-            )
-        log.warning("web push subscription %s removed: %s", sub["id"], reason)
 
     def run(self, stop: threading.Event, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """Beats, ticks every ``hub_tick_s`` and consumes in between until ``stop`` is set (SIGTERM).
@@ -301,6 +248,6 @@ class Hub:
     def _reconnect(self) -> None:
         if self.conn.closed or self.conn.broken:
             try:
-                self.conn = psycopg.connect(self.settings.database_url, autocommit=True)
+                self.conn = self.delivery.conn = psycopg.connect(self.settings.database_url, autocommit=True)
             except psycopg.OperationalError:
                 return  # still down: the next failure retries

@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerting.errors import AlertingError, AlertNotFound
 from clinician_ui.deps import wants_html
 from clinician_ui.errors import NotSignedIn, UIError
-from clinician_ui.routes import admin, admissions, alerts, auth, capacity, health, live, patients
+from clinician_ui.routes import admin, admissions, alerts, auth, capacity, dead_letters, health, live, patients
 from clinician_ui.templating import render
 from vward.config import Settings
 
@@ -43,9 +43,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.pool = pool
         app.state.redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
         app.state.aredis = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        stop_beating = health.start_heartbeat(pool, settings)
         try:
             yield
         finally:
+            stop_beating()
             await app.state.aredis.aclose()
             app.state.redis.close()
             pool.close()
@@ -61,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         https_only=settings.cookie_secure,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, auth, live, alerts, capacity, admissions, patients, admin):
+    for module in (health, auth, live, alerts, capacity, admissions, patients, admin, dead_letters):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app
