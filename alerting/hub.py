@@ -90,7 +90,7 @@ class Hub:
         """Clocks and missed readings (PostgreSQL only), then the outbox sweep (skipped if Redis is down)."""
         escalated = run_clocks(self.conn, settings=self.settings, now=now)
         missed = raise_missed_readings(self.conn, settings=self.settings, now=now)
-        published = publish_pending(self.conn, self.redis, settings=self.settings)
+        published = publish_pending(self.conn, self.redis, settings=self.settings, warnings=self.warnings)
         return {"changed": escalated, "missed_readings": missed, "published": published}
 
     def beat(self, now: datetime) -> None:

@@ -44,3 +44,7 @@ class WarningThrottle:
         else:
             self.logger.warning(message, *args)
         return True
+
+    def held(self, key: str) -> int:
+        """How many of ``key``'s warnings were counted but not yet reported."""
+        return self._held.get(key, 0)

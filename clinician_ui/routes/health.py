@@ -1,4 +1,5 @@
-"""Health: ``/healthz`` for operators, ``/api/status`` for the outage banner, and the web app's heartbeat.
+"""Health: ``/healthz`` for operators, ``/livez`` for the container, ``/api/status`` for the outage banner, and
+the web app's heartbeat.
 
 ``/healthz`` reports each component alerts depend on (database, Redis, the MQTT broker, ingest, the hub)
 with its age, and answers 503 when one is down or silent. The web app beats like the other processes,
@@ -81,6 +82,14 @@ def healthz(request: Request, conn: Conn, settings: AppSettings) -> JSONResponse
     return JSONResponse(
         {"status": "ok" if ok else "degraded", "components": components}, status_code=200 if ok else 503
     )
+
+
+@router.get("/livez")
+def livez(conn: Conn) -> dict[str, str]:
+    """This web process answers and reaches its database: for a container's healthcheck (``/healthz`` is
+    about the whole alert path, and a silent hub is no reason to restart the web app)."""
+    conn.execute("SELECT 1")
+    return {"status": "ok"}
 
 
 @router.get("/api/status")

@@ -28,6 +28,7 @@ def test_healthz_reports_every_component_and_503_when_the_hub_is_silent(
 ) -> None:
     now = datetime.now(UTC)
     with app_client(settings) as client:
+        assert client.get("/livez").json() == {"status": "ok"}  # the container's check: this process is fine
         r = client.get("/healthz")
         assert r.status_code == 503  # nothing has beaten yet
         assert r.json()["components"]["hub"] == {"ok": False, "last_beat_at": None, "age_s": None}
