@@ -59,14 +59,16 @@ def record_failure(
     """Counts one more failure of ``kind``/``ref``; parks it at ``max_attempts``. Returns its status."""
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO dead_letters (kind, ref, payload, error, attempts, first_failed_at, last_failed_at, status)"
+            "WITH before AS (SELECT status FROM dead_letters"
+            "  WHERE kind = %(kind)s AND ref = %(ref)s AND status IN ('failing', 'parked'))"
+            " INSERT INTO dead_letters (kind, ref, payload, error, attempts, first_failed_at, last_failed_at, status)"
             " VALUES (%(kind)s, %(ref)s, %(payload)s, %(error)s, 1, %(now)s, %(now)s,"
             "  CASE WHEN %(max)s <= 1 THEN 'parked' ELSE 'failing' END)"
             " ON CONFLICT (kind, ref) WHERE status IN ('failing', 'parked') DO UPDATE SET"
             "  error = EXCLUDED.error, last_failed_at = EXCLUDED.last_failed_at,"
             "  attempts = dead_letters.attempts + 1,"
             "  status = CASE WHEN dead_letters.attempts + 1 >= %(max)s THEN 'parked' ELSE dead_letters.status END"
-            " RETURNING id, status, attempts",
+            " RETURNING id, status, (SELECT status FROM before)",
             {
                 "kind": kind,
                 "ref": ref,
@@ -77,8 +79,8 @@ def record_failure(
             },
         ).fetchone()
         assert row is not None
-        dead_id, status, attempts = row
-        if status == "parked" and attempts == max(1, max_attempts):
+        dead_id, status, was = row
+        if status == "parked" and was != "parked":
             _audit(conn, actor_id=None, action="dead_letter.parked", dead_id=dead_id, now=now, kind=kind, ref=ref)
     return str(status)
 
