@@ -130,7 +130,7 @@ class Hub:
                 handled += 1
         return handled + self._retry_pending()
 
-    def _settle(self, entry_id: bytes, raw: Mapping[bytes, bytes]) -> None:
+    def _settle(self, entry_id: bytes, raw: Mapping[bytes, bytes], *, claimed: bool = False) -> None:
         """Push what the entry asks for and acknowledge it; a failure worth retrying leaves it pending and
         is counted in ``dead_letters``, which parks it (then it is acknowledged) after the retry limit."""
         entry = entry_id.decode()
@@ -149,7 +149,8 @@ class Hub:
             log.error("hub: stream entry %s failed; will retry", entry, exc_info=True)
             problem = f"{type(exc).__name__}: {exc}"
         if problem is None:
-            dead_letters.clear(self.conn, kind="stream_entry", ref=entry)
+            if claimed:  # a retry that worked: forget the earlier failures
+                dead_letters.clear(self.conn, kind="stream_entry", ref=entry)
             self._ack(entry_id)
             return
         status = dead_letters.record_failure(
@@ -175,7 +176,7 @@ class Hub:
             min_idle_time=int(self.settings.hub_push_retry_s * 1000), start_id="0-0", count=READ_COUNT,
         )[1]  # fmt: skip
         for entry_id, raw in entries:
-            self._settle(entry_id, raw)
+            self._settle(entry_id, raw, claimed=True)
         return len(entries)
 
     def _read(self, block_ms: int | None) -> Any:

@@ -159,9 +159,11 @@ def test_failed_pushes_are_retried_until_delivered_and_never_sent_twice(
     hub.consume(None)  # read: the phone gets it; the tablet's service answers 503, and again when retried
     assert (push_service.count("/push/phone"), push_service.count("/flaky/2/tablet")) == (1, 2)
     assert pending(redis_client, retrying) == 1
+    assert clean_db.execute("SELECT status, attempts FROM dead_letters").fetchall() == [("failing", 2)]
     hub.consume(1)  # claimed again: delivered
     assert (push_service.count("/push/phone"), push_service.count("/flaky/2/tablet")) == (1, 3)
     assert pending(redis_client, retrying) == 0
+    assert clean_db.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)  # failures forgotten
     hub.consume(1)
     assert len(push_service.received) == 4
 
