@@ -112,7 +112,7 @@ def test_kill_9_of_the_hub_shows_the_banner_and_a_second_hub_sends_each_due_remi
             page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
             sign_in(page, web, "nurse.community")
             banner = page.locator("#outage-banner")
-            expect(page.locator("#live-status")).to_have_text("Live")
+            expect(page.locator("#live-status")).to_have_text("Live", timeout=BANNER_WAIT_MS)
             expect(banner).to_be_hidden()
 
             first["hub-a"].kill9()
