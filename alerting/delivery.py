@@ -1,10 +1,11 @@
 """Delivering one web push to one subscription, safely: the edge between the hub and push services.
 
 Before each send the endpoint is checked again (``alerting.endpoints``) and its host resolved, every
-address checked: a subscription stored before the checks existed, inserted directly, or whose name now
-resolves somewhere private is never contacted. A subscription that can never be delivered to (a bad
-endpoint, keys that cannot be used, or gone at the push service: 404/410) is removed, with an audit entry
-saying why. Used by the hub for alert events and by the outage notices to coordinators.
+address checked, and the request goes through ``alerting.guarded_http`` (the address actually connected
+to is checked too, and no redirect is followed): a subscription stored before the checks existed,
+inserted directly, or whose name resolves somewhere private is never contacted. A subscription that can
+never be delivered to (a bad endpoint, keys that cannot be used, or gone at the push service: 404/410) is
+removed, with an audit entry saying why. Used by the hub for alert events and by the outage notices.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from py_vapid import Vapid, VapidException
 from pywebpush import WebPushException
 
 from alerting.endpoints import InvalidPushEndpoint, check_addresses, check_endpoint
+from alerting.guarded_http import guarded_session
 from alerting.push import resolve_host, send_push
 from vward.config import Settings
 
@@ -43,12 +45,14 @@ class PushDelivery:
         vapid: Vapid | None,
         sender: Sender = send_push,
         resolver: Resolver = resolve_host,
+        session: requests.Session | None = None,
     ) -> None:
         self.settings = settings
         self.conn = conn  # autocommit
         self.vapid = vapid
         self.sender = sender
         self.resolver = resolver
+        self.session = session or guarded_session(allow_test_endpoints=settings.push_allow_test_endpoints)
 
     def send(self, sub: Mapping[str, Any], payload: Mapping[str, Any]) -> tuple[str, str]:
         """('delivered' | 'retry' | 'refused', why). Retry: a network or DNS failure, 429, 5xx, anything
@@ -68,7 +72,16 @@ class PushDelivery:
             log.warning("web push to subscription %s: cannot resolve its host (%s); will retry", sub["id"], exc)
             return "retry", f"DNS: {exc}"
         try:
-            status = self.sender(sub, payload, vapid_private_key=self.vapid, vapid_subject=self.settings.vapid_subject)
+            status = self.sender(
+                sub,
+                payload,
+                vapid_private_key=self.vapid,
+                vapid_subject=self.settings.vapid_subject,
+                requests_session=self.session,
+            )
+        except InvalidPushEndpoint as exc:  # the address connected to is private (the name changed its answer)
+            self.remove(sub, str(exc))
+            return "refused", str(exc)
         except requests.RequestException as exc:
             log.warning("web push to subscription %s failed: %s; will retry", sub["id"], type(exc).__name__)
             return "retry", type(exc).__name__

@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 from alerting import liveness, outage
 from alerting.delivery import PushDelivery
 from alerting.errors import VapidKeyMissing
+from alerting.guarded_http import guarded_session
 from alerting.push import load_vapid_key, vapid_key_path
 from alerting.throttle import WarningThrottle
 from clinician_ui.deps import AppSettings, Conn, get_redis, require
@@ -107,6 +108,7 @@ def start_heartbeat(pool: ConnectionPool, settings: Settings) -> Callable[[], No
         vapid = load_vapid_key(vapid_key_path(settings))
     except VapidKeyMissing:
         vapid = None
+    session = guarded_session(allow_test_endpoints=settings.push_allow_test_endpoints)
 
     def run() -> None:
         while not stop.is_set():
@@ -115,7 +117,9 @@ def start_heartbeat(pool: ConnectionPool, settings: Settings) -> Callable[[], No
                     now = datetime.now(UTC)
                     heartbeat.beat(conn, component="web", instance=instance, now=now)
                     seen = liveness.states(heartbeat.latest(conn), now=now, stale_after_s=settings.heartbeat_stale_s)
-                    outage.announce(conn, PushDelivery(settings, conn=conn, vapid=vapid), seen, now=now)
+                    outage.announce(
+                        conn, PushDelivery(settings, conn=conn, vapid=vapid, session=session), seen, now=now
+                    )
             except Exception as exc:  # the database may be down: say so (once a minute) and keep beating
                 warnings.warning("beat", "web heartbeat failed (%s: %s)", type(exc).__name__, str(exc)[:200])
             stop.wait(settings.heartbeat_interval_s)
@@ -126,5 +130,6 @@ def start_heartbeat(pool: ConnectionPool, settings: Settings) -> Callable[[], No
     def stop_beating() -> None:
         stop.set()
         thread.join(timeout=10)
+        session.close()
 
     return stop_beating

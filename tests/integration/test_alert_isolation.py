@@ -12,8 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+import requests
 
 from alerting import dead_letters
+from alerting.endpoints import InvalidPushEndpoint
+from alerting.guarded_http import guarded_session
 from alerting.hub import Hub
 from alerting.push import ensure_vapid_key, load_vapid_key
 from alerting.raising import record_scores
@@ -135,6 +138,17 @@ def test_bad_subscription_rows_are_removed_at_send_time_and_the_hub_keeps_runnin
         "cannot sign or encrypt for it: WebPushException: Invalid p256dh key specified",
     ]
     assert clean_db.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+
+
+def test_the_push_session_checks_the_address_it_reached_and_follows_no_redirect(push_service: PushService) -> None:
+    with pytest.raises(InvalidPushEndpoint, match=r"resolves to a loopback address \(127\.0\.0\.1\)"):
+        guarded_session().post(f"{push_service.url}/push/phone", data=b"x", timeout=10)
+    assert push_service.received == []  # refused once connected, before a byte was sent
+    test_only = guarded_session(allow_test_endpoints=True)
+    assert test_only.post(f"{push_service.url}/push/phone", data=b"x", timeout=10).status_code == 201
+    with pytest.raises(requests.TooManyRedirects):
+        test_only.post(f"{push_service.url}/moved/phone", data=b"x", timeout=10)
+    assert [p for p, _, _ in push_service.received] == ["/push/phone", "/moved/phone"]
 
 
 def test_a_name_resolving_to_a_private_address_is_never_contacted(

@@ -33,8 +33,8 @@ def b64(data: bytes) -> str:
 
 
 class PushService:
-    """A push service on 127.0.0.1: records each request; paths under /gone/ answer 410, and under
-    /flaky/N/ 503 to the first N requests."""
+    """A push service on 127.0.0.1: records each request; paths under /gone/ answer 410, under /flaky/N/
+    503 to the first N requests, and under /moved/ a redirect."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
@@ -45,6 +45,8 @@ class PushService:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(outer.status(self.path))
+                if self.path.startswith("/moved/"):
+                    self.send_header("Location", "/push/redirected")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -58,6 +60,8 @@ class PushService:
     def status(self, path: str) -> int:
         if path.startswith("/gone/"):
             return 410
+        if path.startswith("/moved/"):
+            return 307
         if path.startswith("/flaky/"):
             failures = int(path.split("/")[2])
             return 503 if self.count(path) <= failures else 201
