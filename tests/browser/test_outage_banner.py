@@ -17,6 +17,7 @@ from pathlib import Path
 import http_ece
 import psycopg
 import pytest
+import redis
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
@@ -95,6 +96,7 @@ def test_kill_9_of_the_hub_shows_the_banner_and_a_second_hub_sends_each_due_remi
     web: str,
     ingest_alive: None,
     clean_db: psycopg.Connection,
+    redis_client: redis.Redis,  # flushed: earlier tests' delivery keys name the same (restarted) ids
     cfg: Settings,
     push_service: PushService,
     tmp_path: Path,
