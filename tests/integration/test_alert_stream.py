@@ -17,8 +17,9 @@ import uvicorn
 
 from clinician_ui.app import create_app
 from tests.integration.ui_helpers import seed_users, ward_id
+from vward import services
 from vward.config import Settings
-from vward.ephemeral import free_port
+from vward.ephemeral import EphemeralServices, free_port
 from vward.seed import DEMO_PASSWORD
 
 HOLD_S = 60.0
@@ -121,3 +122,23 @@ def test_a_reconnect_resumes_from_last_event_id_with_nothing_missed(
         redis_client.xadd(settings.alert_stream, entry(mine, 6))
         resumed.append(next(m for m in stream if "event" in m))
     assert [m["data"].split('"event_id": "')[1][0] for m in resumed] == ["3", "5", "6"]
+
+
+def test_a_redis_outage_is_waited_out_inside_the_stream(
+    nurse: httpx.Client, clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis,
+    test_services: EphemeralServices, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    ward = ward_id(clean_db, "frailty")
+    with nurse.stream("GET", "/api/alerts/stream") as response:
+        stream = messages(response.iter_lines())
+        assert next(m for m in stream if m.get("comment") == "keepalive")
+        services.stop_redis(test_services.base)
+        try:
+            assert next(m for m in stream if m.get("comment") == "redis unavailable")
+        finally:
+            services.start_redis(test_services.base, test_services.ports.redis)
+        redis_client.xadd(settings.alert_stream, entry(ward, 7))  # Redis came back (empty)
+        event = next(m for m in stream if "event" in m)  # on the same connection
+    assert '"event_id": "7"' in event["data"]
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) <= 1 and all("Redis unavailable" in m for m in said)  # once a minute at most
