@@ -18,6 +18,7 @@ import psycopg
 import redis
 from psycopg.rows import dict_row
 
+from alerting.throttle import WarningThrottle
 from vward.config import Settings
 from vward.vocabulary import STREAM_FIELDS
 
@@ -52,9 +53,17 @@ def _text(value: Any) -> str:
 
 
 def publish_pending(
-    conn: psycopg.Connection, redis_client: redis.Redis, *, settings: Settings, limit: int = 1000
+    conn: psycopg.Connection,
+    redis_client: redis.Redis,
+    *,
+    settings: Settings,
+    limit: int = 1000,
+    warnings: WarningThrottle | None = None,
 ) -> int:
-    """Publishes up to ``limit`` unpublished events; returns how many (0 with a warning if Redis is down)."""
+    """Publishes up to ``limit`` unpublished events; returns how many (0 with a warning if Redis is down).
+
+    A caller that sweeps in a loop passes its ``warnings`` throttle, so an outage is reported once a minute.
+    """
     try:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(_PENDING, (limit,)).fetchall()
@@ -74,6 +83,10 @@ def publish_pending(
                 ([r["event_id"] for r in rows],),
             )
     except redis.RedisError as exc:
-        log.warning("alert outbox: Redis unavailable, %s left for the next sweep", type(exc).__name__)
+        message = "alert outbox: Redis unavailable, %s left for the next sweep"
+        if warnings is None:
+            log.warning(message, type(exc).__name__)
+        else:
+            warnings.warning("outbox", message, type(exc).__name__)
         return 0
     return len(rows)

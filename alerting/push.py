@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
@@ -68,11 +70,13 @@ def send_push(
     *,
     vapid_private_key: Vapid,
     vapid_subject: str,
+    requests_session: requests.Session | None = None,
 ) -> int:
     """Sends one encrypted (aes128gcm) push; returns the push service's HTTP status.
 
     ``subscription`` has endpoint, p256dh and auth. A 404/410 means the subscription is gone: the caller
-    deletes it. Network failures raise (requests' exceptions) for the caller to log.
+    deletes it. Network failures raise (requests' exceptions) for the caller to log. The hub sends through
+    ``alerting.guarded_http``'s session, which refuses private addresses and redirects.
     """
     info = {
         "endpoint": subscription["endpoint"],
@@ -87,12 +91,18 @@ def send_push(
             content_encoding="aes128gcm",
             ttl=PUSH_TTL_S,
             timeout=10,
+            requests_session=requests_session,
         )
     except WebPushException as exc:
         if exc.response is None:
             raise
         return int(exc.response.status_code)
     return int(response.status_code)  # type: ignore[union-attr]
+
+
+def resolve_host(host: str) -> list[str]:
+    """Every address ``host`` resolves to (the hub checks them all before it sends); OSError if none."""
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)})
 
 
 def vapid_key_path(settings: Settings) -> Path:

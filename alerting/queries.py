@@ -51,7 +51,8 @@ def lock_open_alerts(conn: psycopg.Connection, *, admission_ids: Sequence[int]) 
 
 
 def lock_due_alerts(conn: psycopg.Connection, *, now: datetime, limit: int) -> list[Alert]:
-    """Open alerts whose clock has something to do at ``now``; rows another hub holds are skipped."""
+    """Open alerts whose clock has something to do at ``now``; rows another hub holds are skipped, and so
+    are alerts whose clock is parked in ``dead_letters`` (it kept failing) until an admin retries it."""
     query = sql.SQL(
         "SELECT {} FROM alerts WHERE status <> 'resolved' AND ("
         " snoozed_until <= %(now)s OR (snoozed_until IS NULL AND ("
@@ -60,6 +61,8 @@ def lock_due_alerts(conn: psycopg.Connection, *, now: datetime, limit: int) -> l
         "      AND (escalated_at IS NULL OR escalated_at < acknowledge_due_at))"
         "  OR (status IN ('raised', 'acknowledged') AND response_due_at <= %(now)s"
         "      AND (escalated_at IS NULL OR escalated_at < response_due_at)))))"
+        " AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.kind = 'clock' AND d.ref = alerts.id::text"
+        "  AND d.status = 'parked')"
         " ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
     ).format(_COLS)
     with conn.cursor(row_factory=dict_row) as cur:

@@ -5,6 +5,8 @@ exists if and only if the readings that raised it were stored. Open alerts are l
 concurrent ingest processes serialise per admission; a lost insert race (the unique open-alert index)
 falls back to escalating the winner's alert. An open missed-readings alert that no set has escalated is
 closed first (readings have resumed), and the new set is then judged as if no alert were open.
+Readings that give no set to score (a child's: NEWS2 does not apply; or none of the seven parameters)
+close it too, through :func:`close_missed_readings`: the missed-readings lifecycle is the same for all.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from alerting.rules import (
 )
 from vward.config import Settings
 
-__all__ = ["LatestSet", "record_scores"]
+__all__ = ["LatestSet", "close_missed_readings", "record_scores"]
 
 
 def record_scores(conn: psycopg.Connection, sets: Sequence[LatestSet], *, settings: Settings, now: datetime) -> None:
@@ -81,6 +83,26 @@ def record_scores(conn: psycopg.Connection, sets: Sequence[LatestSet], *, settin
             decision = decide(s, open_risk=current.risk, baseline=None, rise_threshold=settings.trend_rise_threshold)
         if isinstance(decision, Escalate) and current is not None:
             _escalate(conn, current, s, decision.risk, targets=targets, now=now)
+
+
+def close_missed_readings(conn: psycopg.Connection, admission_ids: Sequence[int], *, now: datetime) -> int:
+    """Closes the open missed-readings alerts of admissions whose readings were just stored unscored, inside
+    the caller's transaction (after the observation state is saved); returns how many were closed."""
+    if not len(admission_ids):
+        return 0
+    open_alerts = queries.lock_open_alerts(conn, admission_ids=sorted(admission_ids))
+    resumed = {a: alert for a, alert in open_alerts.items() if ends_with_readings(alert)}
+    if not resumed:
+        return 0
+    last: dict[int, datetime | None] = dict(
+        conn.execute(
+            "SELECT admission_id, last_reading_at FROM observation_state WHERE admission_id = ANY(%s)",
+            (sorted(resumed),),
+        ).fetchall()
+    )
+    for admission_id, alert in sorted(resumed.items()):
+        queries.apply_event(conn, alert=alert, event=ReadingsResumed(last.get(admission_id) or now), now=now)
+    return len(resumed)
 
 
 def _newest_per_admission(sets: Sequence[LatestSet]) -> dict[int, LatestSet]:

@@ -20,7 +20,18 @@ from alerting.errors import AlertingError, AlertNotFound
 from clinician_ui.deps import wants_html
 from clinician_ui.errors import NotSignedIn, UIError
 from clinician_ui.queries.errors import NoSuchRecord, RecordsError
-from clinician_ui.routes import admin, admissions, alerts, auth, capacity, escalation, health, live, patients
+from clinician_ui.routes import (
+    admin,
+    admissions,
+    alerts,
+    auth,
+    capacity,
+    dead_letters,
+    escalation,
+    health,
+    live,
+    patients,
+)
 from clinician_ui.templating import render
 from vward.config import Settings
 
@@ -44,9 +55,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.pool = pool
         app.state.redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
         app.state.aredis = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        stop_beating = health.start_heartbeat(pool, settings)
         try:
             yield
         finally:
+            stop_beating()
             await app.state.aredis.aclose()
             app.state.redis.close()
             pool.close()
@@ -62,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         https_only=settings.cookie_secure,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, auth, live, alerts, capacity, admissions, patients, escalation, admin):
+    for module in (health, auth, live, alerts, capacity, admissions, patients, escalation, admin, dead_letters):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

@@ -29,7 +29,7 @@ from psycopg import errors
 
 from alerting import news2
 from alerting.npews_raising import record_child_sets
-from alerting.raising import LatestSet, record_scores
+from alerting.raising import LatestSet, close_missed_readings, record_scores
 from readings import copy_binary, npews_sets
 from readings.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
 from readings.observation_sets import (
@@ -132,6 +132,7 @@ def store_columns(
     latest = news2.score(**scorer_columns(current[known], scales[known]))
     observed = [from_micros(t) for t in newest[known].tolist()]
     sub_scores = latest.sub_scores.tolist()
+    close_missed_readings(conn, admission_ids[~known].tolist(), now=now)  # unscored: the same lifecycle
     record_scores(
         conn,
         [

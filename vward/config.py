@@ -98,6 +98,21 @@ class Settings(BaseSettings):
     hub_push_retry_s: float = 30.0  # a stream entry whose push failed (or whose hub died) is retried after this
     vapid_private_key_path: Path | None = None
     vapid_subject: str = "mailto:hub@vward.invalid"
+    # Web push goes only to these push services (a name, or *.suffix for its subdomains): the browsers' own.
+    push_allowed_hosts: list[str] = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "*.push.services.mozilla.com",
+            "*.notify.windows.com",
+            "*.push.apple.com",
+            "web.push.apple.com",
+        ]
+    )
+    push_allow_test_endpoints: bool = False  # tests only: plain http to a loopback push service; not in production
+    # Liveness: processes beat every heartbeat_interval_s; one silent for heartbeat_stale_s is shown as down.
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    heartbeat_stale_s: float = Field(default=30.0, gt=0)
+    dead_letter_max_attempts: int = Field(default=5, ge=1)  # failures of one stream entry or clock before parking
 
     # Clinician web UI
     web_host: str = "127.0.0.1"
@@ -119,6 +134,8 @@ class Settings(BaseSettings):
             ]
             if weak:
                 raise ValueError(f"production mode needs real secrets for: {', '.join(weak)}")
+            if self.push_allow_test_endpoints:
+                raise ValueError("push_allow_test_endpoints is for tests only and refused in production mode")
         return self
 
 

@@ -1,26 +1,40 @@
-"""Live updates: server-sent events from the Redis alert stream, and web push subscriptions."""
+"""Live updates: server-sent events from the Redis alert stream, and web push subscriptions.
+
+The stream's blocking read (``BLOCK_MS``) stays well under the Redis client's socket timeout (redis-py's
+asyncio client defaults it to 5 s; a 5 s block timed out at the socket every cycle and dropped the
+stream), and a Redis outage is waited out inside the stream, resuming from the last id it sent.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import redis
 import redis.asyncio as aredis
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from alerting.endpoints import InvalidPushEndpoint, check_endpoint
 from alerting.errors import AlertingError
 from alerting.push import vapid_public_key
+from alerting.throttle import WarningThrottle
 from clinician_ui.deps import AppSettings, Conn, Payload, parse, require
-from clinician_ui.errors import UIError
+from clinician_ui.errors import BadInput, UIError
 from clinician_ui.queries import audit
 from clinician_ui.security import User
 from clinician_ui.sse import format_event, valid_stream_id, visible
+from vward.config import Settings
 
 router = APIRouter(tags=["live"])
 Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
-BLOCK_MS = 5_000  # also bounds how long a closed tab holds a server task
+BLOCK_MS = 1_000  # well under the client's socket timeout; also bounds how long a closed tab holds a task
+OUTAGE_PAUSE_S = 1.0
+log = logging.getLogger(__name__)
+warnings = WarningThrottle(log)
 
 
 class Unavailable(UIError):
@@ -39,10 +53,19 @@ async def alert_stream(
     wards = list(user.ward_ids)
 
     async def events() -> AsyncIterator[str]:
-        last = start
         yield "retry: 3000\n\n"
+        last = start
         while not await request.is_disconnected():
-            batch: Any = await client.xread({settings.alert_stream: last}, count=100, block=BLOCK_MS)
+            try:
+                if last == "$":  # pin "now" to an id, so nothing added between two reads is skipped
+                    newest: Any = await client.xrevrange(settings.alert_stream, count=1)
+                    last = newest[0][0] if newest else "0-0"
+                batch: Any = await client.xread({settings.alert_stream: last}, count=100, block=BLOCK_MS)
+            except redis.RedisError as exc:
+                warnings.warning("redis", "alert stream: Redis unavailable (%s); waiting", type(exc).__name__)
+                yield ": redis unavailable\n\n"
+                await asyncio.sleep(OUTAGE_PAUSE_S)
+                continue
             if not batch:
                 yield ": keepalive\n\n"
                 continue
@@ -77,9 +100,10 @@ class SubscriptionIn(BaseModel):
 
 
 @router.post("/api/push/subscriptions", status_code=201)
-def subscribe(conn: Conn, user: Clinician, data: Payload) -> dict[str, Any]:
-    """Stores (or re-owns) the browser's push subscription for this user."""
+def subscribe(conn: Conn, user: Clinician, settings: AppSettings, data: Payload) -> dict[str, Any]:
+    """Stores (or re-owns) the browser's push subscription for this user, if the hub may push to it."""
     sub = parse(SubscriptionIn, data)
+    checked_endpoint(sub.endpoint, settings)
     with conn.transaction():
         conn.execute(
             "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) VALUES (%s, %s, %s, %s)"
@@ -89,3 +113,16 @@ def subscribe(conn: Conn, user: Clinician, data: Payload) -> dict[str, Any]:
         )
         audit.record(conn, actor_id=user.id, action="push.subscribe", entity="user", entity_id=user.id)
     return {"subscribed": True}
+
+
+def checked_endpoint(endpoint: str, settings: Settings) -> str:
+    """``endpoint`` if the hub may push to it, else BadInput (422) naming the problem."""
+    try:
+        check_endpoint(
+            endpoint,
+            allowed_hosts=settings.push_allowed_hosts,
+            allow_test_endpoints=settings.push_allow_test_endpoints,
+        )
+    except InvalidPushEndpoint as exc:
+        raise BadInput(f"endpoint: {exc}") from exc
+    return endpoint

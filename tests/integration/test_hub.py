@@ -171,3 +171,36 @@ def test_run_stops_cleanly_when_told(
         worker.join(timeout=10)
     assert not worker.is_alive()
     assert clean_db.execute("SELECT bool_and(published) FROM alert_events").fetchone() == (True,)
+
+
+def test_a_redis_outage_is_reported_once_a_minute_while_the_hub_keeps_beating(
+    clean_db: psycopg.Connection,
+    settings: Settings,
+    test_services: EphemeralServices,
+    hub_conn: psycopg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quick = settings.model_copy(update={"hub_tick_s": 0.05, "heartbeat_interval_s": 0.05})
+    adm = admit(clean_db, admitted_at=NOW - timedelta(hours=1))
+    record_scores(clean_db, [scored(adm, 7, "high", NOW)], settings=quick, now=NOW)  # for the outbox to publish
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    hub = Hub(quick, conn=hub_conn, redis_client=client, vapid=None)
+    stop = threading.Event()
+    worker = threading.Thread(target=hub.run, args=(stop,))
+    services.stop_redis(test_services.base)
+    try:
+        worker.start()
+        for _ in range(600):  # bounded wait until the loop has met the outage several times over
+            if hub.warnings.held("redis") >= 3 and hub.warnings.held("outbox") >= 3:
+                break
+            stop.wait(0.05)
+        beats = clean_db.execute("SELECT beat_at FROM heartbeats WHERE component = 'hub'").fetchone()
+        assert beats is not None and worker.is_alive()
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        services.start_redis(test_services.base, test_services.ports.redis)
+        client.close()
+    assert hub.warnings.held("redis") >= 3 and hub.warnings.held("outbox") >= 3
+    said = [r.getMessage() for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    assert len(said) == 2, said  # one from the loop, one from the outbox sweep: the rest are counted

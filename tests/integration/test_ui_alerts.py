@@ -116,7 +116,7 @@ def test_implausible_obs_are_422(
 
 
 def test_push_subscription_is_stored(clean_db: psycopg.Connection, coordinator: TestClient) -> None:
-    sub = {"endpoint": "https://push.example.invalid/abc", "keys": {"p256dh": "B" * 87, "auth": "a" * 22}}
+    sub = {"endpoint": "https://fcm.googleapis.com/fcm/send/abc", "keys": {"p256dh": "B" * 87, "auth": "a" * 22}}
     assert coordinator.post("/api/push/subscriptions", json=sub).status_code == 201
     assert coordinator.post("/api/push/subscriptions", json=sub).status_code == 201  # idempotent
     assert clean_db.execute("SELECT count(*) FROM push_subscriptions").fetchone()[0] == 1

@@ -19,7 +19,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alerting.hub import PUSH_MAX_DELIVERIES, Hub
+from alerting.hub import Hub
 from alerting.push import ensure_vapid_key, load_vapid_key, vapid_public_key
 from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, clinician, scored
@@ -33,8 +33,8 @@ def b64(data: bytes) -> str:
 
 
 class PushService:
-    """A push service on 127.0.0.1: records each request; paths under /gone/ answer 410, and under
-    /flaky/N/ 503 to the first N requests."""
+    """A push service on 127.0.0.1: records each request; paths under /gone/ answer 410, under /flaky/N/
+    503 to the first N requests, and under /moved/ a redirect."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
@@ -45,6 +45,8 @@ class PushService:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(outer.status(self.path))
+                if self.path.startswith("/moved/"):
+                    self.send_header("Location", "/push/redirected")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -58,6 +60,8 @@ class PushService:
     def status(self, path: str) -> int:
         if path.startswith("/gone/"):
             return 410
+        if path.startswith("/moved/"):
+            return 307
         if path.startswith("/flaky/"):
             failures = int(path.split("/")[2])
             return 503 if self.count(path) <= failures else 201
@@ -95,7 +99,9 @@ def test_alert_is_pushed_encrypted_to_on_duty_nurses(
     push_service: PushService,
     tmp_path: Path,
 ) -> None:
-    cfg = settings.model_copy(update={"vapid_private_key_path": tmp_path / "vapid.pem"})
+    cfg = settings.model_copy(
+        update={"vapid_private_key_path": tmp_path / "vapid.pem", "push_allow_test_endpoints": True}
+    )
     assert ensure_vapid_key(cfg.vapid_private_key_path) is True  # type: ignore[arg-type]
     assert ensure_vapid_key(cfg.vapid_private_key_path) is False  # type: ignore[arg-type]
     on_duty = clinician(clean_db, "nurse.on")
@@ -130,7 +136,13 @@ def test_alert_is_pushed_encrypted_to_on_duty_nurses(
 @pytest.fixture
 def retrying(settings: Settings, tmp_path: Path) -> Settings:
     """Settings with a VAPID key and pending entries retried at once."""
-    cfg = settings.model_copy(update={"vapid_private_key_path": tmp_path / "vapid.pem", "hub_push_retry_s": 0.0})
+    cfg = settings.model_copy(
+        update={
+            "vapid_private_key_path": tmp_path / "vapid.pem",
+            "hub_push_retry_s": 0.0,
+            "push_allow_test_endpoints": True,  # the local push service is plain http on 127.0.0.1
+        }
+    )
     ensure_vapid_key(tmp_path / "vapid.pem")
     return cfg
 
@@ -151,9 +163,11 @@ def test_failed_pushes_are_retried_until_delivered_and_never_sent_twice(
     hub.consume(None)  # read: the phone gets it; the tablet's service answers 503, and again when retried
     assert (push_service.count("/push/phone"), push_service.count("/flaky/2/tablet")) == (1, 2)
     assert pending(redis_client, retrying) == 1
+    assert clean_db.execute("SELECT status, attempts FROM dead_letters").fetchall() == [("failing", 2)]
     hub.consume(1)  # claimed again: delivered
     assert (push_service.count("/push/phone"), push_service.count("/flaky/2/tablet")) == (1, 3)
     assert pending(redis_client, retrying) == 0
+    assert clean_db.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)  # failures forgotten
     hub.consume(1)
     assert len(push_service.received) == 4
 
@@ -169,11 +183,15 @@ def test_a_push_that_keeps_failing_is_given_up_after_the_limit(
     record_scores(clean_db, [scored(admit(clean_db, admitted_at=NOW), 7, "high", NOW)], settings=retrying, now=NOW)
     hub = Hub(retrying, conn=clean_db, redis_client=redis_client, vapid=load_vapid_key(tmp_vapid(retrying)))
     hub.tick(NOW)
-    for _ in range(PUSH_MAX_DELIVERIES + 3):
+    for _ in range(retrying.dead_letter_max_attempts + 3):
         hub.consume(1)
-    assert push_service.count("/flaky/99/phone") == PUSH_MAX_DELIVERIES
+    assert push_service.count("/flaky/99/phone") == retrying.dead_letter_max_attempts
     assert pending(redis_client, retrying) == 0
     assert "giving up pushing stream entry" in caplog.text
+    parked = clean_db.execute("SELECT kind, status, attempts, error, payload->>'event' FROM dead_letters").fetchall()
+    assert parked == [
+        ("stream_entry", "parked", retrying.dead_letter_max_attempts, "subscription 1: HTTP 503", "raised")
+    ]
 
 
 def test_a_dead_hubs_entries_are_claimed_and_pushed_by_another(
