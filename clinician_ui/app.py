@@ -1,4 +1,4 @@
-"""The FastAPI application factory: lifespan resources, session middleware, error handlers, routers."""
+"""The FastAPI application factory: lifespan resources, security middleware, error handlers, routers."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from alerting.errors import AlertingError, AlertNotFound
-from clinician_ui.deps import wants_html
+from clinician_ui.deps import system_clock, wants_html
 from clinician_ui.errors import NotSignedIn, UIError
+from clinician_ui.middleware import SecurityMiddleware
 from clinician_ui.routes import admin, admissions, alerts, auth, capacity, health, live, patients
 from clinician_ui.templating import render
 from vward.config import Settings
@@ -50,16 +50,19 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.redis.close()
             pool.close()
 
-    app = FastAPI(title="vward clinician hub", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.session_secret,
-        session_cookie="vward_session",
-        max_age=settings.session_max_age_s,
-        same_site="lax",
-        https_only=settings.cookie_secure,
+    # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, which the CSP (and the network)
+    # refuses. The schema is served to signed-in users only, by routes/auth.py.
+    app = FastAPI(
+        title="vward clinician hub",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    app.state.settings = settings
+    app.state.clock = system_clock
+    app.add_middleware(SecurityMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, auth, live, alerts, capacity, admissions, patients, admin):
         app.include_router(module.router)

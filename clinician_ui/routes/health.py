@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from clinician_ui.deps import Conn, get_redis
+from clinician_ui.deps import Conn, get_redis, public
+from clinician_ui.routing import make_router
 
-router = APIRouter(tags=["health"])
+router = make_router("health")
 
 
-@router.get("/healthz")
+@router.get("/healthz", dependencies=[Depends(public)])
 def healthz(request: Request, conn: Conn) -> JSONResponse:
     conn.execute("SELECT 1")
     try:

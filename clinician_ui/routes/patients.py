@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from alerting.outbox import publish_pending
 from clinician_ui.charts import Point, time_series_svg
-from clinician_ui.deps import AppSettings, Conn, Payload, get_redis, parse, require, wants_html
+from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, wants_html
 from clinician_ui.errors import BadInput, NotFound
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import Moment, StrictIn
 from clinician_ui.security import User
 from clinician_ui.templating import render
 from ingest.columns import AcceptedReading
 from ingest.store import store_readings
 from vward.contract import Reading
 
-router = APIRouter(tags=["patients"])
-Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
+router = make_router("patients")
 
 # (reading column, its sub-score column, title, unit, y range)
 VITALS = (
@@ -100,13 +101,20 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
     )
 
 
-@router.get("/api/patients/{admission_id}")
+class PatientOut(BaseModel):
+    admission: dict[str, Any]
+    readings: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+
+
+@router.get("/api/patients/{admission_id}", response_model=PatientOut)
 def patient_api(admission_id: int, conn: Conn, user: Clinician) -> Any:
     """The admission, 7 days of readings with sub-scores, alert history and notes."""
     return jsonable_encoder(_record(conn, admission_id, user, datetime.now(UTC)))
 
 
-class ObservationIn(BaseModel):
+class ObservationIn(StrictIn):
     rr: float | None = None
     spo2: float | None = None
     sbp: float | None = None
@@ -115,16 +123,20 @@ class ObservationIn(BaseModel):
     temp: float | None = None
     on_oxygen: bool | None = None
     consciousness: Literal["A", "C", "V", "P", "U"] | None = None
-    measured_at: datetime | None = None
+    measured_at: Moment | None = None
 
 
-@router.post("/api/patients/{admission_id}/observations", status_code=201)
+class StoredOut(BaseModel):
+    stored: bool
+    measured_at: datetime
+
+
+@router.post("/api/patients/{admission_id}/observations", status_code=201, response_model=StoredOut)
 def add_observation(
-    admission_id: int, request: Request, conn: Conn, user: Clinician, settings: AppSettings, data: Payload
+    admission_id: int, request: Request, obs: ObservationIn, conn: Conn, user: Clinician, settings: AppSettings
 ) -> Response:
     """A phone reading typed in by a nurse: same plausibility bounds, scoring and alerting as a device's."""
     now = datetime.now(UTC)
-    obs = parse(ObservationIn, data)
     adm = q.admission(conn, admission_id, ward_ids=user.ward_ids)
     if adm is None or adm["discharged_at"] is not None:
         raise NotFound(f"no current admission {admission_id} on your wards")
