@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from clinician_ui.errors import BadInput, Forbidden
+from clinician_ui.errors import Forbidden, MalformedBody
 from clinician_ui.input_guard import CONTROL_MESSAGE, find_control, form_to_data, has_control, json_too_deep
 from clinician_ui.schemas import ERROR_RESPONSES
 from clinician_ui.security import csrf_ok
@@ -104,11 +104,11 @@ async def _json_request(request: Request, max_depth: int) -> Request:
     if not raw:
         return request
     if json_too_deep(raw, max_depth):
-        raise BadInput(f"the body is nested more than {max_depth} levels deep")
+        raise MalformedBody(f"the body is nested more than {max_depth} levels deep")
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(f"the body is not valid JSON: {exc}") from exc
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from exc
     _refuse_control("body", data)
     return request
 
