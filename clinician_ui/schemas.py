@@ -57,5 +57,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Body too large"),
         (422, "Invalid input (the message names the field)"),
         (429, "Too many sign-in attempts"),
+        (503, "A service this needs is down or not set up"),
     )
 }

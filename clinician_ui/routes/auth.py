@@ -143,7 +143,7 @@ def signin(
     return JSONResponse({"user_id": user.id, "role": user.role, "csrf": csrf_for(new_sid, settings.session_secret)})
 
 
-@router.post("/signout", status_code=303, responses={303: {"description": "Signed out; to the sign-in page"}})
+@router.post("/signout", status_code=303, response_class=RedirectResponse)
 def signout(
     request: Request, conn: Conn, user: SignedIn, clock: AppClock, body: NoBody | None = None
 ) -> RedirectResponse:
