@@ -37,6 +37,13 @@ def clear_counter(conn: psycopg.Connection, *, scope: str, key: str) -> bool:
     return conn.execute("DELETE FROM signin_throttle WHERE scope = %s AND key = %s", (scope, key)).rowcount > 0
 
 
+def purge(conn: psycopg.Connection, *, counters_before: datetime, sessions_before: datetime) -> None:
+    """Forgets throttle counters long past their last failure and sessions long ended, so neither table
+    grows with every username an attacker tries."""
+    conn.execute("DELETE FROM signin_throttle WHERE last_failure_at < %s", (counters_before,))
+    conn.execute("DELETE FROM web_sessions WHERE expires_at < %s", (sessions_before,))
+
+
 def locks(conn: psycopg.Connection, *, now: datetime) -> list[dict[str, Any]]:
     """Keys that are waiting now, longest wait first."""
     return (

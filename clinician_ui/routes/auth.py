@@ -33,6 +33,7 @@ from vward.passwords import hash_password
 router = make_router("auth")
 Public = Depends(public)
 WRONG = "Wrong username or password."
+SESSION_RECORDS_KEPT = timedelta(days=30)  # ended sessions stay listed this long for investigations
 
 
 class SigninIn(StrictIn):
@@ -102,6 +103,7 @@ def signin(
     policies = _policies(settings)
     who: dict[str, Any] = {"address": keys["address"]}
     with conn.transaction():
+        sq.purge(conn, counters_before=now - settings.signin_delay_max * 2, sessions_before=now - SESSION_RECORDS_KEPT)
         for scope, key in keys.items():
             sq.lock_key(conn, scope=scope, key=key)
         counters = {scope: sq.counter(conn, scope=scope, key=key) for scope, key in keys.items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 from fastapi.testclient import TestClient
 
@@ -110,3 +112,17 @@ def test_the_html_form_shows_the_same_messages(clean_db: psycopg.Connection, set
         client.app.state.clock.advance(settings.signin_delay_base)  # type: ignore[attr-defined]
         ok = client.post("/signin", data=form, headers={"Accept": "text/html"}, follow_redirects=False)
         assert ok.status_code == 303 and ok.headers["location"] == "/"
+
+
+def test_old_counters_and_long_ended_sessions_are_forgotten(clean_db: psycopg.Connection, settings: Settings) -> None:
+    seed_users(clean_db)
+    with app_client(settings) as client:
+        clock = use_clock(client)
+        for i in range(3):
+            _attempt(client, f"sprayed{i}", "wrong")
+        sign_in(client, "nurse.resp")
+        clock.advance(timedelta(days=31))
+        _attempt(client, "someone.else", "wrong")
+    keys = [r[0] for r in clean_db.execute("SELECT key FROM signin_throttle WHERE scope = 'account'")]
+    assert keys == ["someone.else"]
+    assert clean_db.execute("SELECT count(*) FROM web_sessions").fetchone()[0] == 0  # type: ignore[index]
