@@ -99,6 +99,9 @@ def test_nested_and_oversized_bodies_before_sign_in_are_4xx(clients: dict[str, T
     assert forged.status_code == 403
     big = anon.post("/signin", content=b"x" * (settings.web_max_body_bytes + 1))
     assert big.status_code == 413
+    chunks = (b"x" * 1024 for _ in range(settings.web_max_body_bytes // 1024 + 1))  # no Content-Length
+    streamed = anon.post("/signin", content=chunks, headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413
     assert big.headers["X-Content-Type-Options"] == "nosniff"
 
 
