@@ -99,6 +99,17 @@ async def _form_request(request: Request, model: type[BaseModel] | None) -> Requ
     return _with_json_body(request, parsed.model_dump(mode="json", exclude_unset=True))
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is too large")
+    return value
+
+
 async def _json_request(request: Request, max_depth: int) -> Request:
     raw = await request.body()
     if not raw:
@@ -106,8 +117,8 @@ async def _json_request(request: Request, max_depth: int) -> Request:
     if json_too_deep(raw, max_depth):
         raise MalformedBody(f"the body is nested more than {max_depth} levels deep")
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    except ValueError as exc:  # also bad UTF-8, NaN/Infinity and integers too long to convert
         raise MalformedBody(f"the body is not valid JSON: {exc}") from exc
     _refuse_control("body", data)
     return request

@@ -89,6 +89,10 @@ def test_nul_in_forms_query_strings_and_paths_is_a_422(clients: dict[str, TestCl
             assert r.status_code == 422 and field in r.json()["detail"], (path, field, r.text)
     r = admin.post("/api/devices/a%00b/rotate")
     assert r.status_code == 422 and "device_id" in r.json()["detail"]
+    huge = "9" * 5000
+    assert admin.get(f"/api/audit?patient_id={huge}").status_code == 422
+    assert admin.post(f"/api/users/{huge}/active", json={"active": True}).status_code == 422
+    assert admin.post("/api/users/99999999999999999999/active", json={"active": True}).status_code in (404, 422)
 
 
 def test_nested_and_oversized_bodies_before_sign_in_are_4xx(clients: dict[str, TestClient], settings: Settings) -> None:
@@ -99,6 +103,9 @@ def test_nested_and_oversized_bodies_before_sign_in_are_4xx(clients: dict[str, T
     assert forged.status_code == 403
     big = anon.post("/signin", content=b"x" * (settings.web_max_body_bytes + 1))
     assert big.status_code == 413
+    for odd in (b'{"username": NaN}', b'{"rr": 1e400}', b'{"rr": ' + b"1" * 5000 + b"}", b'{"a": "\xff"}'):
+        r = anon.post("/signin", content=odd, headers={"Content-Type": "application/json", **anon.headers})
+        assert r.status_code == 400, (odd[:20], r.text)
     chunks = (b"x" * 1024 for _ in range(settings.web_max_body_bytes // 1024 + 1))  # no Content-Length
     streamed = anon.post("/signin", content=chunks, headers={"Content-Type": "application/json"})
     assert streamed.status_code == 413
