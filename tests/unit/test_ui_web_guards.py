@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import Depends
+from fastapi.routing import APIRoute
 
 from clinician_ui import throttle
+from clinician_ui.deps import public, require, route_access
 from clinician_ui.input_guard import find_control, form_to_data, json_too_deep
+from clinician_ui.middleware import security_headers, session_cookie
 from clinician_ui.password_policy import password_problem
+from clinician_ui.routing import make_router
 
 POLICY = throttle.Policy(free_failures=5, base_delay=timedelta(seconds=2), max_delay=timedelta(minutes=15))
 T0 = datetime(2026, 11, 29, 12, tzinfo=UTC)
@@ -75,3 +80,40 @@ def test_common_or_short_passwords_are_refused(password: str) -> None:
 def test_a_long_uncommon_password_is_accepted_unless_it_holds_the_username() -> None:
     assert password_problem("heron kettle autumn lamp", username="ann.smith") is None
     assert password_problem("ann.smith-kettle-lamp", username="ann.smith") is not None
+
+
+def test_a_route_without_exactly_one_declaration_has_no_access() -> None:
+    router = make_router("probe")
+
+    @router.get("/undeclared")
+    def undeclared() -> dict[str, str]:
+        return {}
+
+    @router.get("/open", dependencies=[Depends(public)])
+    def open_route() -> dict[str, str]:
+        return {}
+
+    @router.get("/admins", dependencies=[Depends(require("admin"))])
+    def admins() -> dict[str, str]:
+        return {}
+
+    @router.get("/twice", dependencies=[Depends(require("admin")), Depends(public)])
+    def twice() -> dict[str, str]:
+        return {}
+
+    access = {r.path: route_access(r) for r in router.routes if isinstance(r, APIRoute)}
+    assert access == {
+        "/undeclared": None,
+        "/open": frozenset({"anonymous", "nurse", "coordinator", "admin"}),
+        "/admins": frozenset({"admin"}),
+        "/twice": None,
+    }
+
+
+def test_patient_data_is_never_cached_and_hsts_follows_secure_cookies() -> None:
+    page = security_headers("/patients/1", secure=False)
+    assert page["Cache-Control"] == "no-store" and "Strict-Transport-Security" not in page
+    assert "unsafe-inline" not in page["Content-Security-Policy"]
+    assert "Cache-Control" not in security_headers("/static/app.css", secure=True)
+    assert "Strict-Transport-Security" in security_headers("/", secure=True)
+    assert session_cookie("abc", secure=True).endswith("; Secure")
