@@ -167,3 +167,38 @@ def test_the_last_active_admin_cannot_be_deactivated(clients: dict[str, TestClie
     assert admin.post(f"/api/users/{me}/active", json={"active": False}).status_code == 409
     assert admin.post(f"/api/users/{other}/active", json={"active": True}).status_code == 200
     assert admin.post(f"/api/users/{me}/active", json={"active": False}).status_code == 200
+
+
+def test_the_admin_html_forms_go_through_the_same_models(
+    clean_db: psycopg.Connection, clients: dict[str, TestClient]
+) -> None:
+    admin = clients["admin"]
+    html = {"Accept": "text/html"}
+    blank = admin.get("/admin/audit?username=&patient_id=&action=&day_from=&day_to=", headers=html)
+    assert blank.status_code == 200
+    token = admin.headers["X-CSRF-Token"]
+    form = [
+        ("csrf_token", token),
+        ("username", "form.nurse"),
+        ("display_name", "Form Nurse"),
+        ("role", "nurse"),
+        ("password", STRONG),
+        ("ward_ids", "1"),
+        ("ward_ids", "2"),
+    ]
+    body = "&".join(f"{k}={v.replace(' ', '+')}" for k, v in form)
+    r = admin.post(
+        "/api/users",
+        content=body,
+        headers={**html, "Content-Type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    wards = clean_db.execute(
+        "SELECT array_agg(ward_id ORDER BY ward_id) FROM user_wards JOIN users u ON u.id = user_id"
+        " WHERE u.username = 'form.nurse'"
+    ).fetchone()[0]  # type: ignore[index]
+    assert wards == [1, 2]
+    weak = admin.post("/api/users", data={"csrf_token": token, "username": "x.y", "display_name": "X",
+                                          "role": "nurse", "password": "password"}, headers=html)  # fmt: skip
+    assert weak.status_code == 422 and "password" in weak.text
