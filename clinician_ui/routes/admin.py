@@ -269,9 +269,13 @@ def revoke_session(
         if owner is None:
             raise NotFound(f"no open session {session_id}")
         audit.record(
-            conn, actor_id=user.id, action="auth.session_revoke", entity="user", entity_id=owner,
+            conn,
+            actor_id=user.id,
+            action="auth.session_revoke",
+            entity="user",
+            entity_id=owner,
             detail={"session_id": session_id},
-        )  # fmt: skip
+        )
     return _done(request, RevokedOut(id=session_id, revoked=True), "/admin/security")
 
 

@@ -111,9 +111,13 @@ def signin(
         user = None if wait else authenticate(conn, body.username, body.password)
         if wait:
             audit.record(
-                conn, actor_id=None, action="auth.signin_throttled", entity="user", entity_id=keys["account"],
+                conn,
+                actor_id=None,
+                action="auth.signin_throttled",
+                entity="user",
+                entity_id=keys["account"],
                 detail={**who, "wait_s": math.ceil(wait / timedelta(seconds=1))},
-            )  # fmt: skip
+            )
         elif user is None:
             for scope, key in keys.items():
                 counter = throttle.after_failure(counters[scope], now, policies[scope])

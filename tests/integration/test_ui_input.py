@@ -199,6 +199,9 @@ def test_the_admin_html_forms_go_through_the_same_models(
         " WHERE u.username = 'form.nurse'"
     ).fetchone()[0]  # type: ignore[index]
     assert wards == [1, 2]
-    weak = admin.post("/api/users", data={"csrf_token": token, "username": "x.y", "display_name": "X",
-                                          "role": "nurse", "password": "password"}, headers=html)  # fmt: skip
+    weak = admin.post(
+        "/api/users",
+        data={"csrf_token": token, "username": "x.y", "display_name": "X", "role": "nurse", "password": "password"},
+        headers=html,
+    )
     assert weak.status_code == 422 and "password" in weak.text
