@@ -1,4 +1,4 @@
-"""The FastAPI application factory: lifespan resources, session middleware, error handlers, routers."""
+"""The FastAPI application factory: lifespan resources, security middleware, error handlers, routers."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from alerting.errors import AlertingError, AlertNotFound
-from clinician_ui.deps import wants_html
+from clinician_ui.deps import system_clock, wants_html
 from clinician_ui.errors import NotSignedIn, UIError
-from clinician_ui.queries.errors import NoSuchRecord, RecordsError
+from clinician_ui.middleware import SecurityMiddleware
+from clinician_ui.queries.errors import NoSuchRecord, RecordsError, UnknownReference
 from clinician_ui.routes import (
     admin,
     admissions,
@@ -64,16 +64,19 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.redis.close()
             pool.close()
 
-    app = FastAPI(title="vward clinician hub", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.session_secret,
-        session_cookie="vward_session",
-        max_age=settings.session_max_age_s,
-        same_site="lax",
-        https_only=settings.cookie_secure,
+    # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, which the CSP (and the network)
+    # refuses. The schema is served to signed-in users only, by routes/auth.py.
+    app = FastAPI(
+        title="vward clinician hub",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    app.state.settings = settings
+    app.state.clock = system_clock
+    app.add_middleware(SecurityMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, auth, live, alerts, capacity, admissions, patients, escalation, admin, dead_letters):
         app.include_router(module.router)
@@ -100,7 +103,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RecordsError)
     async def records_error(request: Request, exc: RecordsError) -> Response:
-        return _error(request, 404 if isinstance(exc, NoSuchRecord) else 409, str(exc))
+        status = 404 if isinstance(exc, NoSuchRecord) else 422 if isinstance(exc, UnknownReference) else 409
+        return _error(request, status, str(exc))
 
     @app.exception_handler(AlertingError)
     async def alerting_error(request: Request, exc: AlertingError) -> Response:

@@ -1,24 +1,39 @@
-"""FastAPI dependencies: the pooled connection, the signed-in user, role checks, CSRF and request bodies."""
+"""FastAPI dependencies: the pooled connection, the clock, the signed-in user and who may call each route.
+
+Every route declares who may call it with exactly one of ``public`` or ``require(...)`` (``signed_in`` is
+``require`` of every role); ``route_access`` reads the declaration back for the role × route test.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated
 
 import psycopg
 import redis
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from psycopg_pool import ConnectionPool
-from pydantic import BaseModel, ValidationError
 
-from clinician_ui.errors import BadInput, Forbidden, NotSignedIn
-from clinician_ui.security import User, csrf_ok, load_user
+from clinician_ui.errors import Forbidden, NotSignedIn
+from clinician_ui.security import ROLES, User, session_user
 from vward.config import Settings
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_clock(request: Request) -> Clock:
+    """The app's clock (``app.state.clock``): tests move it to pass idle timeouts and sign-in delays."""
+    return request.app.state.clock  # type: ignore[no-any-return]
 
 
 def get_conn(request: Request) -> Iterator[psycopg.Connection]:
@@ -34,70 +49,73 @@ def get_redis(request: Request) -> redis.Redis:
 
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+AppClock = Annotated[Clock, Depends(get_clock)]
 
 
-def current_user(request: Request, conn: Conn) -> User:
-    user_id = request.session.get("user_id")
-    user = load_user(conn, user_id) if isinstance(user_id, int) else None
+def session_id(request: Request) -> str:
+    """This visitor's session id (set by ``SecurityMiddleware``; signed in or not)."""
+    return str(request.state.sid)
+
+
+def current_user(request: Request, conn: Conn, settings: AppSettings, clock: AppClock) -> User:
+    """The user of a live session; a revoked, expired or idle session is a 401."""
+    user = session_user(conn, session_id(request), now=clock(), idle=settings.session_idle_timeout)
     if user is None:
-        request.session.pop("user_id", None)
         raise NotSignedIn("please sign in")
     request.state.user = user
     return user
 
 
-def require(*roles: str) -> Callable[[User], User]:
-    """A dependency admitting only these roles."""
+class Require:
+    """A dependency admitting only ``roles``; its ``roles`` attribute is the route's declared access."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
-        if user.role not in roles:
-            raise Forbidden(f"this needs the {' or '.join(roles)} role")
+    def __init__(self, *roles: str) -> None:
+        self.roles = frozenset(roles)
+
+    def __call__(self, user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in self.roles:
+            raise Forbidden(f"this needs the {' or '.join(sorted(self.roles))} role")
         return user
 
-    return check
+
+class Public:
+    """Declares a route open to everyone, signed in or not."""
+
+    roles = frozenset({"anonymous", *ROLES})
+
+    def __call__(self) -> None:
+        return None
 
 
-async def read_payload(request: Request) -> dict[str, Any]:
-    """The body as a dict, from JSON or an HTML form; checks the CSRF token (header or form field)."""
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("application/json"):
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadInput(f"the body is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise BadInput("the body must be a JSON object")
-        token = request.headers.get("x-csrf-token")
-    else:
-        form = await request.form()
-        data = {k: (v if isinstance(v, str) else "") for k, v in form.multi_items() if k != "csrf_token"}
-        multi = {k: form.getlist(k) for k in form if len(form.getlist(k)) > 1}
-        data.update(multi)
-        token = request.headers.get("x-csrf-token") or str(form.get("csrf_token") or "") or None
-    if not csrf_ok(request.session, token):
-        raise Forbidden("missing or wrong CSRF token: reload the page and try again")
-    return data
+def require(*roles: str) -> Require:
+    return Require(*roles)
 
 
-Payload = Annotated[dict[str, Any], Depends(read_payload)]
-M = TypeVar("M", bound=BaseModel)
+public = Public()
+signed_in = Require(*ROLES)
+SignedIn = Annotated[User, Depends(signed_in)]
+Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
+Coordinator = Annotated[User, Depends(require("coordinator"))]
+Admin = Annotated[User, Depends(require("admin"))]
 
 
-def parse(model: type[M], data: dict[str, Any]) -> M:
-    """Validates ``data``; empty form fields count as absent. Errors become a readable 422."""
-    cleaned = {k: v for k, v in data.items() if v != "" and k != "next"}
-    try:
-        return model.model_validate(cleaned)
-    except ValidationError as exc:
-        msgs = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
-        raise BadInput("; ".join(msgs)) from exc
+def route_access(route: APIRoute) -> frozenset[str] | None:
+    """The roles (``anonymous`` for signed-out visitors) a route declares, or None if it declares none."""
+    found: list[frozenset[str]] = []
+    stack = [route.dependant]
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Require | Public):
+            found.append(dep.call.roles)
+        stack.extend(dep.dependencies)
+    return found[0] if len(found) == 1 else None
 
 
 def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def safe_next(data: dict[str, Any], default: str) -> str:
+def safe_next(request: Request, default: str) -> str:
     """A local redirect target from the form's ``next`` field (never another site)."""
-    nxt = data.get("next")
+    nxt = getattr(request.state, "form_next", None)
     return nxt if isinstance(nxt, str) and nxt.startswith("/") and not nxt.startswith("//") else default

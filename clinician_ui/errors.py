@@ -15,6 +15,12 @@ class BadInput(UIError):
     status = 422
 
 
+class MalformedBody(UIError):
+    """The body cannot be read at all: not JSON, or nested deeper than the bound."""
+
+    status = 400
+
+
 class NotSignedIn(UIError):
     """No valid session."""
 

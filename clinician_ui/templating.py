@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from clinician_ui.security import csrf_token
+from clinician_ui.security import csrf_for
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -29,7 +29,7 @@ templates.env.filters["iso"] = _iso
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     ctx = {
-        "csrf": csrf_token(request.session),
+        "csrf": csrf_for(request.state.sid, request.app.state.settings.session_secret),
         "user": getattr(request.state, "user", None),
         "path": request.url.path,
         **context,

@@ -117,9 +117,18 @@ class Settings(BaseSettings):
     # Clinician web UI
     web_host: str = "127.0.0.1"
     web_port: int = 8000
-    session_secret: str = DEV_SECRET
-    session_max_age_s: int = Field(default=12 * 3600, gt=0)
-    cookie_secure: bool = False
+    session_secret: str = DEV_SECRET  # keys the CSRF tokens derived from each session id
+    session_max_age_s: int = Field(default=12 * 3600, gt=0)  # absolute lifetime of a signed-in session
+    session_idle_timeout: timedelta = timedelta(minutes=30)  # ends a session nobody has used for this long
+    cookie_secure: bool = False  # HTTPS only; also turns on HSTS
+    # Sign-in throttling: after this many failures in a row, each further failure doubles the wait
+    # (from the base delay up to the maximum); an account and a client address are counted apart.
+    signin_free_failures_account: int = Field(default=5, ge=1)
+    signin_free_failures_address: int = Field(default=20, ge=1)
+    signin_delay_base: timedelta = timedelta(seconds=2)
+    signin_delay_max: timedelta = timedelta(minutes=15)
+    web_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    web_max_json_depth: int = Field(default=32, gt=0)
 
     # Simulator (demo credentials are derived from this secret; real devices get issued ones)
     sim_device_secret: str = DEV_SECRET

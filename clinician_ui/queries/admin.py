@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -9,7 +10,8 @@ from psycopg import errors
 from psycopg.rows import dict_row
 
 from clinician_ui.queries import audit
-from clinician_ui.queries.errors import AlreadyExists, NoSuchRecord
+from clinician_ui.queries.errors import AlreadyExists, LastAdmin, NoSuchRecord, UnknownReference
+from clinician_ui.security import end_user_sessions
 from vward import mqtt_auth
 from vward.passwords import hash_password
 
@@ -37,6 +39,10 @@ def create_user(
     ward_ids: list[int],
     actor_id: int,
 ) -> int:
+    known = {r[0] for r in conn.execute("SELECT id FROM wards WHERE id = ANY(%s)", (ward_ids,)).fetchall()}
+    unknown = sorted(set(ward_ids) - known)
+    if unknown:
+        raise UnknownReference(f"ward_ids: no such ward {', '.join(map(str, unknown))}")
     try:
         with conn.transaction():
             user_id = conn.execute(
@@ -60,16 +66,23 @@ def create_user(
     return int(user_id)
 
 
-def set_active(conn: psycopg.Connection, *, user_id: int, active: bool, actor_id: int) -> None:
+def set_active(conn: psycopg.Connection, *, user_id: int, active: bool, actor_id: int, now: datetime) -> None:
+    """Deactivation ends the user's sessions; the last active admin may not be deactivated (nobody could
+    administer the system any more)."""
     with conn.transaction():
+        admins = [r[0] for r in conn.execute("SELECT id FROM users WHERE role = 'admin' AND active FOR UPDATE")]
+        if not active and admins == [user_id]:
+            raise LastAdmin("this is the last active admin: make another admin first")
         if conn.execute("UPDATE users SET active = %s WHERE id = %s", (active, user_id)).rowcount == 0:
             raise NoSuchRecord(f"no user {user_id}")
+        ended = 0 if active else end_user_sessions(conn, user_id=user_id, now=now, reason="deactivated")
         audit.record(
             conn,
             actor_id=actor_id,
             action="user.activate" if active else "user.deactivate",
             entity="user",
             entity_id=user_id,
+            detail={} if active else {"sessions_ended": ended},
         )
 
 

@@ -2,7 +2,7 @@
 in clinical or administrative terms, not which HTTP status it is.
 
 The web layer (``clinician_ui.app``) maps them: a record that is not there (or not on the user's wards)
-to 404, a clash with the current state to 409.
+to 404, an unknown record named as input to 422, a clash with the current state to 409.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ class RecordsError(Exception):
 
 class NoSuchRecord(RecordsError):
     """The ward, admission, user or device does not exist, or is outside the user's wards (not told apart)."""
+
+
+class UnknownReference(RecordsError):
+    """The request names a record that does not exist where it is an input (e.g. a ward to give a user)."""
 
 
 class Clash(RecordsError):
@@ -38,3 +42,7 @@ class DevicesUnavailable(Clash):
 
 class AlreadyExists(Clash):
     """A username or device id that is taken."""
+
+
+class LastAdmin(Clash):
+    """The change would leave no active admin: nobody could administer the system any more."""

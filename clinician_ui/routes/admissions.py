@@ -5,41 +5,36 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from clinician_ui.deps import Conn, Payload, parse, require, safe_next, wants_html
+from clinician_ui.deps import Conn, Coordinator, safe_next, wants_html
 from clinician_ui.queries import admissions as q
-from clinician_ui.security import User
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import Day, StrictIn
 from clinician_ui.templating import render
 from vward.nhs_number import normalise
 
-router = APIRouter(tags=["admissions"])
-Coordinator = Annotated[User, Depends(require("coordinator"))]
+router = make_router("admissions")
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class AdmitIn(BaseModel):
-    nhs_number: str
+class AdmitIn(StrictIn):
+    nhs_number: Annotated[str, Field(max_length=20)]
     given_name: Name
     family_name: Name
-    date_of_birth: date
+    date_of_birth: Day
     ward_id: int
     source: Literal["step_up", "step_down"]
     spo2_scale: Annotated[int, Field(ge=1, le=2)] = 1
     spo2_scale_reason: Annotated[str, Field(min_length=3, max_length=500)] | None = None
-    device_ids: list[str] = []
+    device_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
 
     @field_validator("nhs_number")
     @classmethod
     def _nhs(cls, v: str) -> str:
         return normalise(v)  # InvalidNhsNumber is a ValueError: reported as a 422 with its message
-
-    @field_validator("device_ids", mode="before")
-    @classmethod
-    def _devices(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _scale2_reason(self) -> AdmitIn:
@@ -56,42 +51,59 @@ def admit_page(request: Request, conn: Conn, user: Coordinator) -> Response:
     return render(request, "admit.html", {"wards": wards, "devices": q.free_devices(conn)})
 
 
-def _done(request: Request, data: dict[str, Any], result: dict[str, Any], default: str) -> Response:
+def _done(request: Request, result: dict[str, Any], default: str) -> Response:
     if wants_html(request):
-        return RedirectResponse(safe_next(data, default), status_code=303)
+        return RedirectResponse(safe_next(request, default), status_code=303)
     return JSONResponse(result)
 
 
-@router.post("/api/admissions", status_code=201)
-def admit(request: Request, conn: Conn, user: Coordinator, data: Payload) -> Response:
+class AdmittedOut(BaseModel):
+    admission_id: int
+    patient_id: int
+    ward: str
+    readmission: bool
+    readmission_of: int | None
+
+
+@router.post("/api/admissions", status_code=201, response_model=AdmittedOut)
+def admit(request: Request, body: AdmitIn, conn: Conn, user: Coordinator) -> Response:
     """Admits a patient; a full ward is a 409 naming wards with free beds."""
-    body = parse(AdmitIn, data)
     result = q.admit(conn, **body.model_dump(), actor_id=user.id, ward_ids=user.ward_ids, now=datetime.now(UTC))
     if wants_html(request):
         return RedirectResponse(f"/patients/{result['admission_id']}", status_code=303)
     return JSONResponse(result, status_code=201)
 
 
-class TransferIn(BaseModel):
+class TransferIn(StrictIn):
     to_ward_id: int
 
 
-@router.post("/api/admissions/{admission_id}/transfer")
-def transfer(admission_id: int, request: Request, conn: Conn, user: Coordinator, data: Payload) -> Response:
-    body = parse(TransferIn, data)
+class TransferredOut(BaseModel):
+    admission_id: int
+    ward: str
+
+
+@router.post("/api/admissions/{admission_id}/transfer", response_model=TransferredOut)
+def transfer(admission_id: int, request: Request, body: TransferIn, conn: Conn, user: Coordinator) -> Response:
     result = q.transfer(
         conn, admission_id=admission_id, to_ward_id=body.to_ward_id, actor_id=user.id, ward_ids=user.ward_ids
     )
-    return _done(request, data, result, f"/patients/{admission_id}")
+    return _done(request, result, f"/patients/{admission_id}")
 
 
-class DischargeIn(BaseModel):
+class DischargeIn(StrictIn):
     outcome: Literal["recovered_at_home", "conveyed_to_hospital", "died", "other"]
 
 
-@router.post("/api/admissions/{admission_id}/discharge")
-def discharge(admission_id: int, request: Request, conn: Conn, user: Coordinator, data: Payload) -> Response:
-    body = parse(DischargeIn, data)
+class DischargedOut(BaseModel):
+    admission_id: int
+    outcome: str
+    devices_unassigned: list[str]
+    alert_closed: int | None
+
+
+@router.post("/api/admissions/{admission_id}/discharge", response_model=DischargedOut)
+def discharge(admission_id: int, request: Request, body: DischargeIn, conn: Conn, user: Coordinator) -> Response:
     result = q.discharge(
         conn,
         admission_id=admission_id,
@@ -100,4 +112,4 @@ def discharge(admission_id: int, request: Request, conn: Conn, user: Coordinator
         ward_ids=user.ward_ids,
         now=datetime.now(UTC),
     )
-    return _done(request, data, result, "/capacity")
+    return _done(request, result, "/capacity")

@@ -5,23 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import Field
 
 from alerting.actions import apply_action
 from alerting.outbox import publish_pending
-from clinician_ui.deps import AppSettings, Conn, Payload, get_redis, parse, require, safe_next, wants_html
+from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, safe_next, wants_html
 from clinician_ui.errors import NotFound
 from clinician_ui.queries import alerts as q
 from clinician_ui.queue import annotate
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import AwareMoment, StrictIn
 from clinician_ui.security import User
 from clinician_ui.templating import render
 from vward.vocabulary import MAX_NOTE_CHARS, MAX_SNOOZE_REASON_CHARS, ResponseKind
 
-router = APIRouter(tags=["alerts"])
-Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
+router = make_router("alerts")
+# An alert as the queue shows it: the alert's columns plus its wait and due times (see queue.annotate).
+AlertOut = dict[str, Any]
 
 
 def _queue(conn: Any, user: User) -> list[dict[str, Any]]:
@@ -46,33 +49,34 @@ def queue_fragment(request: Request, conn: Conn, user: Clinician) -> Response:
     return render(request, "_queue.html", {"alerts": _queue(conn, user)})
 
 
-@router.get("/api/alerts")
-def list_alerts(conn: Conn, user: Clinician) -> list[dict[str, Any]]:
+@router.get("/api/alerts", response_model=list[AlertOut])
+def list_alerts(conn: Conn, user: Clinician) -> Any:
     """Open alerts on the user's wards, highest risk first, then longest waiting."""
     return _queue(conn, user)
 
 
-@router.get("/api/alerts/{alert_id}")
-def get_alert(alert_id: int, conn: Conn, user: Clinician) -> dict[str, Any]:
+@router.get("/api/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: int, conn: Conn, user: Clinician) -> Any:
     row = q.get_alert(conn, alert_id, ward_ids=user.ward_ids)
     if row is None:
         raise NotFound(f"no alert {alert_id} on your wards")
     return annotate(row, datetime.now(UTC))
 
 
-class ActionIn(BaseModel):
+class ActionIn(StrictIn):
     action: Literal["acknowledge", "note", "respond", "resolve", "snooze", "unsnooze"]
     note: Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS)] | None = None
     response_kind: ResponseKind | None = None
-    snooze_until: AwareDatetime | None = None
+    snooze_until: AwareMoment | None = None
     snooze_minutes: Annotated[int, Field(gt=0, le=24 * 60)] | None = None
     snooze_reason: Annotated[str, Field(min_length=1, max_length=MAX_SNOOZE_REASON_CHARS)] | None = None
 
 
-@router.post("/api/alerts/{alert_id}/actions")
-def act(alert_id: int, request: Request, conn: Conn, user: Clinician, settings: AppSettings, data: Payload) -> Response:
+@router.post("/api/alerts/{alert_id}/actions", response_model=AlertOut)
+def act(
+    alert_id: int, request: Request, body: ActionIn, conn: Conn, user: Clinician, settings: AppSettings
+) -> Response:
     """Acknowledge, note, respond, resolve, snooze or unsnooze; invalid transitions are a 409 with the reason."""
-    body = parse(ActionIn, data)
     if q.get_alert(conn, alert_id, ward_ids=user.ward_ids) is None:
         raise NotFound(f"no alert {alert_id} on your wards")
     now = datetime.now(UTC)
@@ -93,6 +97,6 @@ def act(alert_id: int, request: Request, conn: Conn, user: Clinician, settings: 
         )
     publish_pending(conn, get_redis(request), settings=settings)
     if wants_html(request):
-        return RedirectResponse(safe_next(data, "/"), status_code=303)
+        return RedirectResponse(safe_next(request, "/"), status_code=303)
     row = q.get_alert(conn, alert_id, ward_ids=user.ward_ids)
     return JSONResponse(jsonable_encoder(annotate(row, now)) if row else {"id": alert_id})

@@ -6,20 +6,20 @@ from dataclasses import asdict
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from clinician_ui import capacity as cap
 from clinician_ui.charts import Point, time_series_svg
-from clinician_ui.deps import Conn, Payload, current_user, parse, require, safe_next, wants_html
+from clinician_ui.deps import Clinician, Conn, Coordinator, SignedIn, safe_next, wants_html
 from clinician_ui.queries import admissions as adm_q
 from clinician_ui.queries import capacity as q
-from clinician_ui.security import User
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import StrictIn
 from clinician_ui.templating import render
 
-router = APIRouter(tags=["capacity"])
-Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
+router = make_router("capacity")
 
 
 def board(conn: Any, now: datetime) -> dict[str, Any]:
@@ -88,26 +88,33 @@ def capacity_page(request: Request, conn: Conn, user: Clinician) -> Response:
     )
 
 
-@router.get("/api/capacity")
-def capacity_api(conn: Conn, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
+class BoardOut(BaseModel):
+    target: float
+    total: dict[str, Any]
+    wards: list[dict[str, Any]]
+    pathways: list[dict[str, Any]]
+    history_90d: list[dict[str, Any]]
+    today: dict[str, Any]
+
+
+@router.get("/api/capacity", response_model=BoardOut)
+def capacity_api(conn: Conn, user: SignedIn) -> dict[str, Any]:
     """Beds, free beds and utilisation by ward, pathway and overall; 90 days of daily utilisation."""
     return board(conn, datetime.now(UTC))
 
 
-class CapacityIn(BaseModel):
+class CapacityIn(StrictIn):
     beds: Annotated[int, Field(ge=0, le=1000)]
 
 
-@router.post("/api/wards/{ward_id}/capacity")
-def set_capacity(
-    ward_id: int,
-    request: Request,
-    conn: Conn,
-    data: Payload,
-    user: Annotated[User, Depends(require("coordinator"))],
-) -> Response:
-    body = parse(CapacityIn, data)
+class CapacityOut(BaseModel):
+    ward_id: int
+    beds: int
+
+
+@router.post("/api/wards/{ward_id}/capacity", response_model=CapacityOut)
+def set_capacity(ward_id: int, request: Request, body: CapacityIn, conn: Conn, user: Coordinator) -> Response:
     adm_q.set_capacity(conn, ward_id=ward_id, beds=body.beds, actor_id=user.id, ward_ids=user.ward_ids)
     if wants_html(request):
-        return RedirectResponse(safe_next(data, "/capacity"), status_code=303)
+        return RedirectResponse(safe_next(request, "/capacity"), status_code=303)
     return JSONResponse({"ward_id": ward_id, "beds": body.beds})

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from alerting import dead_letters
-from clinician_ui.deps import AppSettings, Conn, Payload, get_redis, require, wants_html
+from clinician_ui.deps import Admin, AppSettings, Conn, get_redis, wants_html
 from clinician_ui.errors import NotFound
-from clinician_ui.security import User
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import NoBody
 from clinician_ui.templating import render
 
-router = APIRouter(tags=["admin"])
-Admin = Annotated[User, Depends(require("admin"))]
+router = make_router("admin")
+
+
+class HandledOut(BaseModel):
+    id: int
+    status: str
 
 
 @router.get("/admin/dead-letters", include_in_schema=False)
@@ -30,13 +36,13 @@ def dead_letters_page(request: Request, conn: Conn, user: Admin) -> Response:
     return render(request, "admin_dead_letters.html", {"letters": dead_letters.live(conn)})
 
 
-@router.get("/api/dead-letters")
+@router.get("/api/dead-letters", response_model=list[dict[str, Any]])
 def list_dead_letters(conn: Conn, user: Admin) -> list[dict[str, Any]]:
     """Parked and failing work, newest failure first."""
     return [jsonable_encoder(asdict(d)) for d in dead_letters.live(conn)]
 
 
-@router.post("/api/dead-letters/{dead_id}/{action}")
+@router.post("/api/dead-letters/{dead_id}/{action}", response_model=HandledOut)
 def handle_dead_letter(
     dead_id: int,
     action: Literal["retry", "dismiss"],
@@ -44,7 +50,7 @@ def handle_dead_letter(
     conn: Conn,
     user: Admin,
     settings: AppSettings,
-    data: Payload,
+    body: NoBody | None = None,
 ) -> Response:
     """Retries or dismisses one piece of failing or parked work (audited)."""
     try:

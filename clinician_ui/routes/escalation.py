@@ -6,10 +6,10 @@ written with their audit entry in one transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
@@ -17,37 +17,46 @@ from pydantic import BaseModel, Field
 from alerting import escalation_plans
 from alerting.npews_raising import grade_alert
 from alerting.outbox import publish_pending
-from clinician_ui.deps import AppSettings, Conn, Payload, get_redis, parse, require, wants_html
+from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, wants_html
 from clinician_ui.errors import NotFound
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import patients as patients_q
 from clinician_ui.queue import annotate
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import Day, StrictIn
 from clinician_ui.security import User
 from clinician_ui.templating import render
 
-router = APIRouter(tags=["escalation"])
-Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]  # the roles of every route here
+router = make_router("escalation")  # every route here: nurses and coordinators of the patient's ward
 
 
-class GradeIn(BaseModel):
+class GradeIn(StrictIn):
     """The level a clinician chooses for a carer's W or a "just not right" (the chart's levels)."""
 
     level: Literal["none", "low", "medium", "high", "emergency"]
 
 
-class PlanIn(BaseModel):
+class PlanIn(StrictIn):
     plan: Annotated[str, Field(min_length=1, max_length=2000)]
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
     hospital_transfer: bool
-    review_on: date
+    review_on: Day
 
 
-@router.post("/api/alerts/{alert_id}/grade")
+class PlanOut(BaseModel):
+    plan: dict[str, Any] | None
+    response_kinds: list[str]
+
+
+class PlanCreatedOut(BaseModel):
+    id: int
+
+
+@router.post("/api/alerts/{alert_id}/grade", response_model=dict[str, Any])
 def grade(
-    alert_id: int, request: Request, conn: Conn, user: Clinician, settings: AppSettings, data: Payload
+    alert_id: int, request: Request, body: GradeIn, conn: Conn, user: Clinician, settings: AppSettings
 ) -> Response:
     """Sets the level of an alert that waits for a clinician's grade; 409 if it does not wait for one."""
-    body = parse(GradeIn, data)
     if alerts_q.get_alert(conn, alert_id, ward_ids=user.ward_ids) is None:
         raise NotFound(f"no alert {alert_id} on your wards")
     now = datetime.now(UTC)
@@ -67,7 +76,7 @@ def _admission(conn: Any, admission_id: int, user: User) -> dict[str, Any]:
     return adm
 
 
-@router.get("/api/patients/{admission_id}/escalation-plan")
+@router.get("/api/patients/{admission_id}/escalation-plan", response_model=PlanOut)
 def get_plan(admission_id: int, conn: Conn, user: Clinician) -> dict[str, Any]:
     """The current plan (null if none) and the responses it allows."""
     _admission(conn, admission_id, user)
@@ -85,10 +94,9 @@ def plan_page(admission_id: int, request: Request, conn: Conn, user: Clinician) 
     return render(request, "escalation_plan.html", {"admission": adm, "plan": plan})
 
 
-@router.post("/api/patients/{admission_id}/escalation-plan", status_code=201)
-def record_plan(admission_id: int, request: Request, conn: Conn, user: Clinician, data: Payload) -> Response:
+@router.post("/api/patients/{admission_id}/escalation-plan", status_code=201, response_model=PlanCreatedOut)
+def record_plan(admission_id: int, request: Request, body: PlanIn, conn: Conn, user: Clinician) -> Response:
     """Records the patient's escalation plan (superseding the current one), by the signed-in clinician."""
-    body = parse(PlanIn, data)
     adm = _admission(conn, admission_id, user)
     if adm["discharged_at"] is not None:
         raise NotFound(f"admission {admission_id} has ended")

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
@@ -28,12 +28,13 @@ from alerting.errors import VapidKeyMissing
 from alerting.guarded_http import guarded_session
 from alerting.push import load_vapid_key, vapid_key_path
 from alerting.throttle import WarningThrottle
-from clinician_ui.deps import AppSettings, Conn, get_redis, require
+from clinician_ui.deps import AppSettings, Conn, get_redis, public, require
+from clinician_ui.routing import make_router
 from clinician_ui.security import User
 from vward import heartbeat
 from vward.config import Settings
 
-router = APIRouter(tags=["health"])
+router = make_router("health")
 log = logging.getLogger(__name__)
 warnings = WarningThrottle(log)
 SignedIn = Annotated[User, Depends(require("nurse", "coordinator", "admin"))]
@@ -53,7 +54,7 @@ def _broker_reachable(settings: Settings) -> str | None:
         return type(exc).__name__
 
 
-@router.get("/healthz")
+@router.get("/healthz", dependencies=[Depends(public)])
 def healthz(request: Request, conn: Conn, settings: AppSettings) -> JSONResponse:
     """Every component alerts depend on; 503 when one is down or has been silent too long."""
     components: dict[str, dict[str, Any]] = {}
@@ -85,7 +86,7 @@ def healthz(request: Request, conn: Conn, settings: AppSettings) -> JSONResponse
     )
 
 
-@router.get("/livez")
+@router.get("/livez", dependencies=[Depends(public)])
 def livez(conn: Conn) -> dict[str, str]:
     """This web process answers and reaches its database: for a container's healthcheck (``/healthz`` is
     about the whole alert path, and a silent hub is no reason to restart the web app)."""

@@ -14,22 +14,24 @@ from typing import Annotated, Any
 
 import redis
 import redis.asyncio as aredis
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from alerting.endpoints import InvalidPushEndpoint, check_endpoint
 from alerting.errors import AlertingError
 from alerting.push import vapid_public_key
 from alerting.throttle import WarningThrottle
-from clinician_ui.deps import AppSettings, Conn, Payload, parse, require
+from clinician_ui.deps import AppSettings, Conn, require
 from clinician_ui.errors import BadInput, UIError
 from clinician_ui.queries import audit
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import StrictIn
 from clinician_ui.security import User
 from clinician_ui.sse import format_event, valid_stream_id, visible
 from vward.config import Settings
 
-router = APIRouter(tags=["live"])
+router = make_router("live")
 Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
 BLOCK_MS = 1_000  # well under the client's socket timeout; also bounds how long a closed tab holds a task
 OUTAGE_PAUSE_S = 1.0
@@ -89,20 +91,19 @@ def vapid_key(user: Clinician, settings: AppSettings) -> dict[str, str]:
         raise Unavailable(str(exc)) from exc
 
 
-class Keys(BaseModel):
+class Keys(StrictIn):
     p256dh: Annotated[str, Field(min_length=10, max_length=200)]
     auth: Annotated[str, Field(min_length=8, max_length=100)]
 
 
-class SubscriptionIn(BaseModel):
+class SubscriptionIn(StrictIn):
     endpoint: Annotated[str, Field(pattern=r"^https?://", max_length=2000)]
     keys: Keys
 
 
 @router.post("/api/push/subscriptions", status_code=201)
-def subscribe(conn: Conn, user: Clinician, settings: AppSettings, data: Payload) -> dict[str, Any]:
+def subscribe(sub: SubscriptionIn, conn: Conn, user: Clinician, settings: AppSettings) -> dict[str, Any]:
     """Stores (or re-owns) the browser's push subscription for this user, if the hub may push to it."""
-    sub = parse(SubscriptionIn, data)
     checked_endpoint(sub.endpoint, settings)
     with conn.transaction():
         conn.execute(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from alerting.escalation_plans import current_plan
 from alerting.npews import AGE_BANDS, CARER_ANSWERS, CARER_QUESTION, OXYGEN_DEVICES, RESP_DISTRESS_DESCRIPTORS
@@ -16,11 +16,13 @@ from alerting.npews_escalation import response_target
 from alerting.outbox import publish_pending
 from alerting.score_choice import choose_score, utc_day
 from clinician_ui.charts import Point, time_series_svg
-from clinician_ui.deps import AppSettings, Conn, Payload, get_redis, parse, require, wants_html
+from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, wants_html
 from clinician_ui.errors import BadInput, NotFound
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
+from clinician_ui.routing import make_router
+from clinician_ui.schemas import Moment, StrictIn
 from clinician_ui.security import User
 from clinician_ui.templating import render
 from readings.columns import ChildExtras
@@ -29,8 +31,7 @@ from readings.path import accept_reading
 from vward.config import Settings
 from vward.vocabulary import MEASURES, AcvpuLetter, Vital
 
-router = APIRouter(tags=["patients"])
-Clinician = Annotated[User, Depends(require("nurse", "coordinator"))]
+router = make_router("patients")
 
 # (reading column, its sub-score column, title, unit, y range)
 VITALS = (
@@ -151,18 +152,28 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
     )
 
 
-@router.get("/api/patients/{admission_id}")
+class PatientOut(BaseModel):
+    admission: dict[str, Any]
+    score: dict[str, Any]
+    escalation_plan: Any
+    plan_review_due: bool
+    readings: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+
+
+@router.get("/api/patients/{admission_id}", response_model=PatientOut)
 def patient_api(admission_id: int, conn: Conn, user: Clinician, settings: AppSettings) -> Any:
     """The admission, the score that applies, the escalation plan, 7 days of readings with sub-scores (NEWS2
     or NPEWS), alert history and notes."""
     return jsonable_encoder(_record(conn, admission_id, user, settings, datetime.now(UTC)))
 
 
-class ObservationIn(ChildExtras):
+class ObservationIn(ChildExtras, StrictIn):
     """Vital signs, and for a child what the visit adds (``ChildExtras``: respiratory distress, capillary
     refill, oxygen delivery, the specific concerns, the carer's answer and "just not right")."""
 
-    model_config = ConfigDict(extra="ignore")  # as before: unknown form fields are not an error
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     rr: float | None = None
     spo2: float | None = None
@@ -172,16 +183,20 @@ class ObservationIn(ChildExtras):
     temp: float | None = None
     on_oxygen: bool | None = None
     consciousness: AcvpuLetter | None = None
-    measured_at: datetime | None = None
+    measured_at: Moment | None = None
 
 
-@router.post("/api/patients/{admission_id}/observations", status_code=201)
+class StoredOut(BaseModel):
+    stored: bool
+    measured_at: datetime
+
+
+@router.post("/api/patients/{admission_id}/observations", status_code=201, response_model=StoredOut)
 def add_observation(
-    admission_id: int, request: Request, conn: Conn, user: Clinician, settings: AppSettings, data: Payload
+    admission_id: int, request: Request, obs: ObservationIn, conn: Conn, user: Clinician, settings: AppSettings
 ) -> Response:
     """A phone reading typed in by a nurse: same plausibility bounds, scoring and alerting as a device's."""
     now = datetime.now(UTC)
-    obs = parse(ObservationIn, data)
     adm = q.admission(conn, admission_id, ward_ids=user.ward_ids)
     if adm is None or adm["discharged_at"] is not None:
         raise NotFound(f"no current admission {admission_id} on your wards")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -56,3 +57,26 @@ def admit_body(conn: psycopg.Connection, n: int, code: str = "frailty", **extra:
         "source": "step_up",
         **extra,
     }
+
+
+class MovableClock:
+    """The app's clock, moved by the test (idle timeouts and sign-in delays without sleeping)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def use_clock(client: TestClient) -> MovableClock:
+    clock = MovableClock(datetime.now(UTC))
+    client.app.state.clock = clock  # type: ignore[attr-defined]
+    return clock
+
+
+def session_cookie(client: TestClient) -> str:
+    return str(client.cookies.get("vward_session"))
