@@ -13,8 +13,6 @@ import psycopg
 import pytest
 import redis
 import requests
-from ingest.columns import AcceptedReading
-from ingest.store import store_readings
 
 from alerting import dead_letters
 from alerting.endpoints import InvalidPushEndpoint
@@ -22,6 +20,8 @@ from alerting.guarded_http import guarded_session
 from alerting.hub import Hub
 from alerting.push import ensure_vapid_key, load_vapid_key
 from alerting.raising import record_scores
+from readings.columns import AcceptedReading
+from readings.store import store_readings
 from tests.integration.alert_helpers import admit, clinician, events, scored
 from tests.integration.mqtt_helpers import admit_patients
 from tests.integration.test_web_push import PushService, push_service, subscribe
