@@ -19,8 +19,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerting.errors import AlertingError, AlertNotFound
 from clinician_ui.deps import wants_html
 from clinician_ui.errors import NotSignedIn, UIError
-from clinician_ui.routes import admin, admissions, alerts, auth, capacity, health, live, patients
+from clinician_ui.routes import admin, admissions, alerts, api_clients, auth, capacity, health, live, patients
 from clinician_ui.templating import render
+from fhir_r4 import routes as fhir_routes
 from vward.config import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -63,6 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, auth, live, alerts, capacity, admissions, patients, admin):
         app.include_router(module.router)
+    app.include_router(fhir_routes.router)
+    app.include_router(api_clients.router)
     _add_error_handlers(app)
     return app
 
