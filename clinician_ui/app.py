@@ -19,7 +19,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerting.errors import AlertingError, AlertNotFound
 from clinician_ui.deps import wants_html
 from clinician_ui.errors import NotSignedIn, UIError
-from clinician_ui.routes import admin, admissions, alerts, api_clients, auth, capacity, health, live, patients
+from clinician_ui.routes import admin, admissions, alerts, auth, capacity, health, live, patients
+from clinician_ui.routes import api_clients as api_clients_routes
+from clinician_ui.routes import reports as reports_routes
 from clinician_ui.templating import render
 from fhir_r4 import routes as fhir_routes
 from vward.config import Settings
@@ -65,7 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, auth, live, alerts, capacity, admissions, patients, admin):
         app.include_router(module.router)
     app.include_router(fhir_routes.router)
-    app.include_router(api_clients.router)
+    app.include_router(api_clients_routes.router)
+    app.include_router(reports_routes.router)
     _add_error_handlers(app)
     return app
 
