@@ -283,7 +283,7 @@ def test_bad_input_is_an_operation_outcome_4xx(epr: TestClient, stay: dict[str, 
         validate(r.json())
 
 
-def test_admin_page_issues_and_shows_the_secret_once(admin: TestClient) -> None:
+def test_admin_page_issues_and_shows_the_secret_once(admin: TestClient, settings: Settings) -> None:
     page = admin.get("/admin/api-clients", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "system/Observation.write" in page.text
     r = admin.post(
@@ -301,3 +301,7 @@ def test_admin_page_issues_and_shows_the_secret_once(admin: TestClient) -> None:
     assert again.status_code == 422 and "already" in again.json()["detail"]
     assert admin.post("/api/api-clients", json={"id": "x", "name": "n", "scopes": []}).status_code == 422
     assert "client-secret" not in admin.get("/admin/api-clients", headers={"Accept": "text/html"}).text
+    with app_client(settings) as coordinator:
+        coordinator.headers["X-CSRF-Token"] = sign_in(coordinator, "coordinator")
+        assert coordinator.get("/api/api-clients").status_code == 403
+        assert coordinator.post("/api/api-clients/ward-epr/revoke", json={}).status_code == 403
