@@ -117,6 +117,13 @@ def capability_statement(*, base: str, token_url: str, now: datetime) -> Resourc
                     "description": f"Bearer tokens from {token_url} (client_credentials grant)",
                 },
                 "resource": resources,
+                "interaction": [
+                    {
+                        "code": "batch",
+                        "documentation": f"vital-sign Observations from devices; {SCOPE_WRITE_OBSERVATIONS}",
+                    },
+                    {"code": "transaction", "documentation": "processed entry by entry, like batch"},
+                ],
             }
         ],
     }

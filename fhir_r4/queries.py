@@ -216,3 +216,38 @@ def audit_reads(
                 for pid in sorted(patient_ids)
             ],
         )
+
+
+def claim_identifiers(
+    conn: psycopg.Connection, *, client_id: str, entries: list[tuple[str, str, str, datetime]], now: datetime
+) -> set[tuple[str, str]]:
+    """Records (system, value, device, measured_at) identifiers not seen before; returns those that were new.
+    A concurrent post of the same identifier waits on the primary key and then finds it taken."""
+    new: set[tuple[str, str]] = set()
+    for system, value, device_id, measured_at in entries:
+        row = conn.execute(
+            "INSERT INTO fhir_observation_ids (system, value, client_id, device_id, measured_at, received_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING system",
+            (system, value, client_id, device_id, measured_at, now),
+        ).fetchone()
+        if row is not None:
+            new.add((system, value))
+    return new
+
+
+def release_identifiers(conn: psycopg.Connection, identifiers: list[tuple[str, str]]) -> None:
+    """Forgets identifiers whose entries the reading path refused, so a corrected entry can be posted again."""
+    with conn.cursor() as cur:
+        cur.executemany("DELETE FROM fhir_observation_ids WHERE system = %s AND value = %s", identifiers)
+
+
+def quarantine(
+    conn: psycopg.Connection, rows: list[tuple[str | None, str, str, bytes]], *, topic: str, now: datetime
+) -> None:
+    """Refused entries, kept raw with their reason like any refused MQTT reading: (device, reason, detail, raw)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            [(now, topic, device, reason, detail, raw) for device, reason, detail, raw in rows],
+        )

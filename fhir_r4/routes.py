@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -20,8 +22,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from fhir_r4 import bundles, clients, observations, resources, search
+from fhir_r4 import bundles, clients, intake, observations, reading_path, resources, search
 from fhir_r4 import queries as q
 from fhir_r4.errors import BadRequest, FhirError, InsufficientScope, InvalidClient, ResourceNotFound
 from fhir_r4.resources import Resource
@@ -215,7 +218,8 @@ def search_patients(request: Request, conn: Conn, client: Reader) -> Response:
 @router.get(f"{BASE_PATH}/Organization/{{org_id}}", response_class=FhirResponse)
 def read_organization(org_id: str, conn: Conn, client: Reader) -> Response:
     """A virtual ward (no patient data, so not audited)."""
-    row = conn.execute("SELECT id FROM wards WHERE 'ward-' || code = %s", (org_id,)).fetchone()
+    found = re.fullmatch(r"ward-([a-z0-9-]{2,40})", org_id)
+    row = found and conn.execute("SELECT id FROM wards WHERE code = %s", (found.group(1),)).fetchone()
     if row is None:
         raise ResourceNotFound(f"no Organization {org_id}")
     return fhir_json(resources.organization(q.ward(conn, row[0])))
@@ -346,3 +350,69 @@ def search_observations(request: Request, conn: Conn, client: Reader) -> Respons
             total=total,
         )
     )
+
+
+def _writer(request: Request, conn: Conn) -> clients.Client:
+    client = clients.authenticate(conn, request.headers.get("authorization"), datetime.now(UTC))
+    client.need(bundles.SCOPE_WRITE_OBSERVATIONS)
+    return client
+
+
+Writer = Annotated[clients.Client, Depends(_writer)]
+
+
+@router.post(BASE_PATH, response_class=FhirResponse)
+async def post_bundle(request: Request, client: Writer) -> Response:
+    """FHIR in: a batch/transaction Bundle of vital-sign Observations takes the MQTT readings' path.
+
+    Both Bundle types are processed entry by entry (a bad entry is refused alone, with its OperationOutcome,
+    and quarantined), because that is what a device's buffered batch gets over MQTT. Needs the
+    ``system/Observation.write`` scope.
+    """
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from exc
+    if "\x00" in json.dumps(body):
+        raise BadRequest("the body contains a NUL character")
+    bundle_type, entries = intake.bundle_entries(body)
+    return await run_in_threadpool(_store_bundle, request, client, bundle_type, entries)
+
+
+def _store_bundle(request: Request, client: clients.Client, bundle_type: str, entries: list[Any]) -> Response:
+    now = datetime.now(UTC)
+    settings = _settings(request)
+    decoded = [intake.decode_entry(i, e) for i, e in enumerate(entries)]
+    accepted = [d for d in decoded if isinstance(d, intake.Accepted)]
+    refused = [d for d in decoded if isinstance(d, intake.Refused)]
+    results: list[intake.EntryResult] = []
+    pool: ConnectionPool = request.app.state.pool
+    with pool.connection() as conn, conn.transaction():
+        claims = [(*a.identifier, a.device_id, a.measured_at) for a in accepted]
+        new = q.claim_identifiers(conn, client_id=client.id, entries=claims, now=now)
+        fresh = [a for a in accepted if a.identifier in new]
+        results += [intake.EntryResult(a.index, "duplicate") for a in accepted if a.identifier not in new]
+        groups, clashes = intake.merge(fresh)
+        refused += clashes
+        verdicts = reading_path.store_readings(conn, groups, settings=settings, now=now)
+        released = []
+        for group, verdict in zip(groups, verdicts, strict=True):
+            for entry in group.entries:
+                if verdict is None:
+                    results.append(intake.EntryResult(entry.index, "stored"))
+                else:
+                    refused.append(
+                        intake.Refused(entry.index, verdict[0], verdict[1], entry.identifier, entry.device_id)
+                    )
+                    released.append(entry.identifier)
+        released += [r.identifier for r in clashes if r.identifier is not None]
+        q.release_identifiers(conn, released)
+        raw = {i: json.dumps(e, separators=(",", ":"), default=str).encode() for i, e in enumerate(entries)}
+        q.quarantine(
+            conn,
+            [(r.device_id, r.reason, r.detail, r.raw or raw[r.index]) for r in refused],
+            topic=f"fhir/R4/{client.id}",
+            now=now,
+        )
+        results += [intake.EntryResult(r.index, "refused", r.reason, r.detail) for r in refused]
+    return fhir_json(intake.response_bundle(bundle_type, results))

@@ -38,7 +38,9 @@ def validate(resource: dict[str, Any]) -> None:
     module = importlib.import_module(f"fhir.resources.R4B.{rtype.lower()}")
     getattr(module, rtype).model_validate(resource)
     for entry in resource.get("entry", []):
-        validate(entry["resource"])
+        for nested in (entry.get("resource"), entry.get("response", {}).get("outcome")):
+            if nested is not None:
+                validate(nested)
 
 
 def codes(concept: dict[str, Any], system: str) -> set[str]:

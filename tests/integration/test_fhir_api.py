@@ -276,6 +276,7 @@ def test_bad_input_is_an_operation_outcome_4xx(epr: TestClient, stay: dict[str, 
         ("/fhir/R4/Patient/999999", 404),
         ("/fhir/R4/Encounter/999999/$export", 404),
         ("/fhir/R4/Observation/1-2-3", 404),
+        ("/fhir/R4/Organization/ward-%00", 404),
     ):
         r = epr.get(url)
         assert r.status_code == status, (url, r.text)

@@ -23,6 +23,18 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_expires ON api_tokens (expires_at);
 
+-- Observations posted to the FHIR door, by their business identifier: posting the same one again stores
+-- nothing new (the FHIR counterpart of the readings' unique key on device and time).
+CREATE TABLE fhir_observation_ids (
+    system       text NOT NULL,
+    value        text NOT NULL,
+    client_id    text NOT NULL REFERENCES api_clients (id),
+    device_id    text NOT NULL,
+    measured_at  timestamptz NOT NULL,
+    received_at  timestamptz NOT NULL,
+    PRIMARY KEY (system, value)
+);
+
 -- A read by another system is audited like a clinician's record view, with the client as the actor.
 ALTER TABLE audit_log ADD COLUMN api_client_id text REFERENCES api_clients (id);
 
