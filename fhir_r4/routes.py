@@ -126,7 +126,7 @@ def metadata(request: Request) -> Response:
 
 
 class TokenForm(BaseModel):
-    grant_type: str
+    grant_type: str = ""  # missing is answered as OAuth2's unsupported_grant_type, not a validation error
     client_id: str | None = None
     client_secret: str | None = None
     scope: str | None = None

@@ -245,6 +245,7 @@ def test_tokens_are_checked_on_every_request_and_revocation_is_immediate(
                                                  "client_secret": secret + "x"})  # fmt: skip
         assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
         assert client.post("/oauth2/token", data={"grant_type": "password"}).json()["error"] == "unsupported_grant_type"
+        assert client.post("/oauth2/token", data={}).json()["error"] == "unsupported_grant_type"
         writer = token(client, writer_id, writer_secret)
         r = client.get(f"/fhir/R4/Patient/{stay['patient']}", headers={"Authorization": f"Bearer {writer}"})
         assert r.status_code == 403 and "system/*.read" in r.json()["issue"][0]["diagnostics"]
