@@ -17,7 +17,7 @@ from clinician_ui.templating import render
 from fhir_r4 import clients
 from fhir_r4.bundles import SCOPES
 from fhir_r4.errors import BadRequest
-from fhir_r4.routes import TOKEN_PATH
+from fhir_r4.web import TOKEN_PATH
 
 router = APIRouter(tags=["api clients"])
 Admin = Annotated[User, Depends(require("admin"))]
