@@ -19,6 +19,7 @@ from fhir_r4.resources import Resource, instant
 from fhir_r4.rows import ReadingRow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_BIGINT = 2**63 - 1
 _ID_RE = re.compile(r"^([0-9]{1,19})-(-?[0-9]{1,17})-([0-9a-f]{8})-([a-z0-9]{2,5})$")
 VITAL_SIGNS = {"coding": [{"system": codes.OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}
 SURVEY = {"coding": [{"system": codes.OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
@@ -44,9 +45,12 @@ def observation_id(admission_id: int, measured_at: datetime, device_id: str, kin
 def parse_observation_id(value: str) -> ObservationKey | None:
     """The reading an Observation id names, or None if it is not one of ours."""
     m = _ID_RE.match(value)
-    if m is None or m.group(4) not in codes.OBSERVATION_KINDS:
+    if m is None or m.group(4) not in codes.OBSERVATION_KINDS or int(m.group(1)) > _MAX_BIGINT:
         return None
-    at = _EPOCH + timedelta(microseconds=int(m.group(2)))
+    try:
+        at = _EPOCH + timedelta(microseconds=int(m.group(2)))
+    except OverflowError:
+        return None
     return ObservationKey(int(m.group(1)), at, m.group(3), m.group(4))
 
 

@@ -39,11 +39,12 @@ def _range(value: str) -> tuple[datetime, datetime]:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start, start + timedelta(days=1)
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        end = at + timedelta(microseconds=1)
+    except (ValueError, OverflowError) as exc:  # OverflowError: the last day or instant of year 9999
         raise BadRequest(f"date: {value!r} is not a FHIR date or dateTime") from exc
     if at.tzinfo is None:
         raise BadRequest(f"date: {value!r} needs a time zone (e.g. Z)")
-    return at, at + timedelta(microseconds=1)
+    return at, end
 
 
 def time_bounds(values: list[str]) -> TimeBounds:

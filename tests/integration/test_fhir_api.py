@@ -278,6 +278,8 @@ def test_bad_input_is_an_operation_outcome_4xx(epr: TestClient, stay: dict[str, 
         ("/fhir/R4/Encounter/999999/$export", 404),
         ("/fhir/R4/Observation/1-2-3", 404),
         ("/fhir/R4/Organization/ward-%00", 404),
+        ("/fhir/R4/Observation/9999999999999999999-1-abcdef12-hr", 404),
+        (f"/fhir/R4/Observation?patient={stay['patient']}&date=le9999-12-31", 400),
     ):
         r = epr.get(url)
         assert r.status_code == status, (url, r.text)

@@ -110,6 +110,8 @@ def test_observation_ids_round_trip_and_stay_within_64_characters() -> None:
     assert key is not None and key.measured_at == T and key.kind == "news2" and key.admission_id == 2**62
     assert observations.parse_observation_id("7-1-abcdef12-nope") is None
     assert observations.parse_observation_id("../etc") is None
+    assert observations.parse_observation_id("9999999999999999999-1-abcdef12-hr") is None  # beyond bigint
+    assert observations.parse_observation_id("1--99999999999999999-abcdef12-hr") is None  # before year 1
 
 
 def test_patient_encounter_organization_validate_with_uk_core_values() -> None:
@@ -169,7 +171,7 @@ def test_date_prefixes_become_half_open_bounds() -> None:
     assert b.start == datetime(2026, 11, 2, tzinfo=UTC) and b.end == datetime(2026, 11, 5, 10, tzinfo=UTC)
     b = search.time_bounds(["2026-11-01"])
     assert (b.start, b.end) == (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
-    for bad in (["ge2026-13-01"], ["ge2026-11-01T10:00:00"], ["bogus"]):
+    for bad in (["ge2026-13-01"], ["ge2026-11-01T10:00:00"], ["bogus"], ["le9999-12-31"]):
         with pytest.raises(BadRequest):
             search.time_bounds(bad)
 
