@@ -23,6 +23,7 @@ router = APIRouter(tags=["reports"])
 Reporter = Annotated[User, Depends(require("coordinator", "admin"))]
 MAX_RANGE_DAYS = 3 * 366
 DEFAULT_RANGE_DAYS = 28
+EARLIEST, LATEST = date(2000, 1, 1), date(2199, 12, 31)
 
 
 class ReportRange(BaseModel):
@@ -33,6 +34,9 @@ class ReportRange(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> ReportRange:
+        for day in (self.date_from, self.date_to):
+            if day is not None and not EARLIEST <= day <= LATEST:
+                raise ValueError(f"report dates run from {EARLIEST} to {LATEST}")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from must not be after date_to")
         if self.date_from and self.date_to and (self.date_to - self.date_from).days > MAX_RANGE_DAYS:

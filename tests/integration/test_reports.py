@@ -454,6 +454,7 @@ def test_reports_are_for_coordinators_and_admins_and_bad_ranges_are_4xx(
 ) -> None:
     assert coordinator.get(f"/reports/sitrep.csv?date_from={D_TO}&date_to={D0}").status_code == 422
     assert coordinator.get("/reports/sitrep.csv?date_from=2026-02-30").status_code == 422
+    assert coordinator.get("/reports/outcomes.csv?date_to=0001-01-02").status_code == 422
     assert coordinator.get("/reports/outcomes.csv?date_from=2020-01-01&date_to=2026-01-01").status_code == 422
     assert coordinator.get("/reports").status_code == 200  # the last four weeks by default
     with app_client(settings) as nurse:
