@@ -32,7 +32,10 @@ from clinician_ui.routes import (
     live,
     patients,
 )
+from clinician_ui.routes import api_clients as api_clients_routes
+from clinician_ui.routes import reports as reports_routes
 from clinician_ui.templating import render
+from fhir_r4 import routes as fhir_routes
 from vward.config import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -80,6 +83,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, auth, live, alerts, capacity, admissions, patients, escalation, admin, dead_letters):
         app.include_router(module.router)
+    app.include_router(fhir_routes.router)
+    app.include_router(api_clients_routes.router)
+    app.include_router(reports_routes.router)
     _add_error_handlers(app)
     return app
 

@@ -1,7 +1,10 @@
 """Every route declares who may call it, and each role × route answer follows the declaration.
 
 The matrix is generated from the app's route table: a new route without a declaration (``public`` or
-``require(...)`` from ``clinician_ui.deps``), or outside the checked route class, fails here.
+``require(...)`` from ``clinician_ui.deps``), or outside the checked route class, fails here. The FHIR door's
+routes (``fhir_r4``, hosted by the same app) are for other systems, with OAuth2 bearer tokens instead of
+sessions: no clinician session opens them (checked below), and ``tests/integration/test_fhir_*`` check
+their scopes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from starlette.routing import BaseRoute, Mount
 from clinician_ui.app import create_app
 from clinician_ui.deps import route_access
 from clinician_ui.routing import TypedRoute
+from fhir_r4.web import FhirRoute
 from tests.integration.ui_helpers import app_client, seed_users, sign_in
 from vward.config import Settings
 
@@ -36,7 +40,37 @@ def _api_routes(settings: Settings) -> list[APIRoute]:
     routes = _route_table(settings)
     others = [r for r in routes if not isinstance(r, APIRoute)]
     assert all(isinstance(r, Mount) and r.path == "/static" for r in others), others
-    return [r for r in routes if isinstance(r, APIRoute)]
+    return [r for r in routes if isinstance(r, APIRoute) and not isinstance(r, FhirRoute)]
+
+
+def _fhir_routes(settings: Settings) -> list[APIRoute]:
+    return [r for r in _route_table(settings) if isinstance(r, FhirRoute)]
+
+
+# The FHIR door's only routes open without a token: how to get one, and what the server can do.
+FHIR_PUBLIC = {("POST", "/oauth2/token"), ("GET", "/fhir/R4/metadata")}
+
+
+def test_no_clinician_session_opens_the_fhir_door(clean_db: psycopg.Connection, settings: Settings) -> None:
+    seed_users(clean_db)
+    cases = [
+        (method, route.path)
+        for route in _fhir_routes(settings)
+        for method in sorted(route.methods - {"HEAD"})
+        if (method, route.path) not in FHIR_PUBLIC
+    ]
+    assert len(cases) >= 5, cases
+    failures = []
+    for role, username in ROLES.items():
+        with app_client(settings) as client:
+            client.headers["X-CSRF-Token"] = (
+                sign_in(client, username) if username else client.get("/api/csrf").json()["csrf"]
+            )
+            for method, template in cases:
+                r = client.request(method, _concrete(template), **({"json": {}} if method == "POST" else {}))
+                if r.status_code != 401:
+                    failures.append(f"{role} {method} {template}: {r.status_code} {r.text[:80]}")
+    assert failures == []
 
 
 def test_every_route_declares_who_may_call_it(settings: Settings) -> None:

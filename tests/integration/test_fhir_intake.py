@@ -1,0 +1,139 @@
+"""FHIR in end to end: a Bundle of 10 vital-sign Observations with one bad entry, posted by a write-scoped
+API client, stores and scores 9 through the reading path and quarantines 1 with its reason; the same Bundle
+again stores nothing new."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.fhir_bundles import acvpu, air_or_oxygen, blood_pressure, bundle, quantity
+from tests.fhir_checks import validate
+from tests.integration.test_fhir_api import issue, token
+from tests.integration.ui_helpers import app_client, nhs, seed_users, sign_in
+from vward.config import Settings
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+T1 = NOW - timedelta(minutes=30)
+T2 = NOW - timedelta(minutes=20)
+T3 = NOW - timedelta(minutes=10)
+
+
+@pytest.fixture
+def admission(clean_db: psycopg.Connection) -> int:
+    pid = clean_db.execute(
+        "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
+        " VALUES (%s, 'Ada', 'Vendor', '1950-01-01') RETURNING id",
+        (nhs(21),),
+    ).fetchone()[0]  # type: ignore[index]
+    adm = clean_db.execute(
+        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
+        " SELECT %s, id, 'step_up', %s FROM wards WHERE code = 'frailty' RETURNING id",
+        (pid, NOW - timedelta(days=1)),
+    ).fetchone()[0]  # type: ignore[index]
+    for dev, kind in (("ox-in-1", "pulse_oximeter"), ("bp-in-1", "bp_cuff"), ("th-in-1", "thermometer"),
+                      ("ci-in-1", "checkin")):  # fmt: skip
+        clean_db.execute(
+            "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id) VALUES (%s, %s, 'S', 'x', %s)",
+            (dev, kind, adm),
+        )
+    return int(adm)
+
+
+@pytest.fixture
+def vendor(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
+    """A write-scoped API client (a monitoring vendor's hub)."""
+    seed_users(clean_db)
+    with app_client(settings) as admin:
+        admin.headers["X-CSRF-Token"] = sign_in(admin, "admin")
+        cid, secret = issue(admin, "vendor-hub", "system/Observation.write")
+    with app_client(settings) as client:
+        client.headers["Authorization"] = f"Bearer {token(client, cid, secret)}"
+        yield client
+
+
+TEN = bundle(
+    quantity("o-1", "ox-in-1", T1, "8867-4", 88, "/min"),
+    quantity("o-2", "ox-in-1", T1, "2708-6", 95, "%"),
+    quantity("o-3", "ox-in-1", T1, "9279-1", 18, "/min"),
+    air_or_oxygen("o-4", "ox-in-1", T1, False),
+    blood_pressure("o-5", "bp-in-1", T1, 128, 80),
+    quantity("o-6", "th-in-1", T1, "8310-5", 37.2, "Cel"),
+    acvpu("o-7", "ci-in-1", T1, "248234008"),
+    quantity("o-8", "ox-in-1", T2, "8867-4", 90, "/min"),
+    quantity("o-9", "ox-in-1", T2, "2708-6", 96, "%"),
+    quantity("o-10", "ox-in-1", T3, "2708-6", 150, "%"),  # impossible
+)
+
+
+def _readings(conn: psycopg.Connection) -> list[tuple[object, ...]]:
+    return conn.execute(
+        "SELECT device_id, measured_at, news2_total, news2_complete FROM readings ORDER BY measured_at, device_id"
+    ).fetchall()
+
+
+def test_ten_observations_one_bad_store_nine_scored_and_again_nothing_new(
+    vendor: TestClient, admission: int, clean_db: psycopg.Connection
+) -> None:
+    validate(TEN)
+    r = vendor.post("/fhir/R4", json=TEN)
+    assert r.status_code == 200, r.text
+    validate(r.json())
+    statuses = [e["response"]["status"] for e in r.json()["entry"]]
+    assert statuses == ["201 Created"] * 9 + ["422 Unprocessable Entity"]
+    assert r.json()["entry"][9]["response"]["outcome"]["issue"][0]["diagnostics"].startswith("impossible_value: spo2")
+
+    # nine Observations are five readings (one per device and moment), every one scored like an MQTT reading
+    stored = _readings(clean_db)
+    assert [(d, m) for d, m, _, _ in stored] == [
+        ("bp-in-1", T1),
+        ("ci-in-1", T1),
+        ("ox-in-1", T1),
+        ("th-in-1", T1),
+        ("ox-in-1", T2),
+    ]
+    assert all(total is not None for _, _, total, _ in stored)
+    assert stored[-1][2:] == (0, True)  # all seven parameters fresh at T2, each scoring 0
+    row = clean_db.execute(
+        "SELECT hr, spo2, rr, on_oxygen FROM readings WHERE device_id = 'ox-in-1' AND measured_at = %s", (T1,)
+    ).fetchone()
+    assert row == (88, 95, 18, False)
+    quarantined = clean_db.execute("SELECT device_id, reason, topic FROM quarantine").fetchall()
+    assert quarantined == [("ox-in-1", "impossible_value", "fhir/R4/vendor-hub")]
+
+    again = vendor.post("/fhir/R4", json=TEN)
+    assert [e["response"]["status"] for e in again.json()["entry"]] == ["200 OK"] * 9 + ["422 Unprocessable Entity"]
+    assert _readings(clean_db) == stored
+
+
+def test_the_reading_paths_refusals_and_the_doors_own(
+    vendor: TestClient, admission: int, clean_db: psycopg.Connection, settings: Settings
+) -> None:
+    r = vendor.post(
+        "/fhir/R4",
+        json=bundle(
+            quantity("u-1", "ox-unknown", T1, "8867-4", 88, "/min"),
+            quantity("u-2", "ox-in-1", NOW - timedelta(days=2), "8867-4", 88, "/min"),  # before admission
+            quantity("u-3", "ox-in-1", NOW + timedelta(hours=1), "8867-4", 88, "/min"),
+            kind="transaction",
+        ),
+    )
+    assert r.json()["type"] == "transaction-response"
+    reasons = [e["response"]["outcome"]["issue"][0]["diagnostics"].split(":")[0] for e in r.json()["entry"]]
+    assert reasons == ["unknown_device", "before_admission", "future_timestamp"]
+    assert clean_db.execute("SELECT count(*) FROM fhir_observation_ids").fetchone() == (0,)  # can be fixed and re-sent
+    assert [row[0] for row in clean_db.execute("SELECT reason FROM quarantine ORDER BY id")] == reasons
+
+    assert vendor.post("/fhir/R4", content=b"{not json").status_code == 400
+    assert vendor.post("/fhir/R4", content=b" " * (4 * 1024 * 1024 + 1)).status_code == 400
+    assert vendor.post("/fhir/R4", json={"resourceType": "Observation"}).json()["resourceType"] == "OperationOutcome"
+    with app_client(settings) as admin:
+        admin.headers["X-CSRF-Token"] = sign_in(admin, "admin")
+        cid, secret = issue(admin, "reader-only", "system/*.read")
+    with app_client(settings) as reader:
+        reader.headers["Authorization"] = f"Bearer {token(reader, cid, secret)}"
+        assert reader.post("/fhir/R4", json=TEN).status_code == 403
