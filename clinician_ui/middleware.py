@@ -71,7 +71,8 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         secure = self.settings.cookie_secure
-        limit = self.settings.web_max_body_bytes
+        fhir = scope["path"].startswith("/fhir/")
+        limit = self.settings.fhir_max_body_bytes if fhir else self.settings.web_max_body_bytes
         state: dict[str, Any] = scope.setdefault("state", {})
         sid = _cookie_sid(scope)
         if sid is None:

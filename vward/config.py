@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     signin_delay_base: timedelta = timedelta(seconds=2)
     signin_delay_max: timedelta = timedelta(minutes=15)
     web_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # A FHIR Bundle from another system may carry many Observations: the FHIR door's own, larger bound.
+    fhir_max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     web_max_json_depth: int = Field(default=32, gt=0)
 
     # Simulator (demo credentials are derived from this secret; real devices get issued ones)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import Field
+from pydantic import Field, Strict
 
 from alerting.actions import apply_action
 from alerting.outbox import publish_pending
@@ -66,7 +66,7 @@ def get_alert(alert_id: int, conn: Conn, user: Clinician) -> Any:
 class ActionIn(StrictIn):
     action: Literal["acknowledge", "note", "respond", "resolve", "snooze", "unsnooze"]
     note: Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS)] | None = None
-    response_kind: ResponseKind | None = None
+    response_kind: Annotated[ResponseKind, Strict(False)] | None = None  # its values, from a form or JSON
     snooze_until: AwareMoment | None = None
     snooze_minutes: Annotated[int, Field(gt=0, le=24 * 60)] | None = None
     snooze_reason: Annotated[str, Field(min_length=1, max_length=MAX_SNOOZE_REASON_CHARS)] | None = None

@@ -21,6 +21,7 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel
 
 from alerting import liveness, outage
 from alerting.delivery import PushDelivery
@@ -54,7 +55,19 @@ def _broker_reachable(settings: Settings) -> str | None:
         return type(exc).__name__
 
 
-@router.get("/healthz", dependencies=[Depends(public)])
+class ComponentOut(BaseModel):
+    ok: bool
+    error: str | None = None
+    last_beat_at: str | None = None
+    age_s: float | None = None
+
+
+class HealthOut(BaseModel):
+    status: str  # "ok" or "degraded"
+    components: dict[str, ComponentOut]
+
+
+@router.get("/healthz", dependencies=[Depends(public)], response_model=HealthOut, responses={503: {"model": HealthOut}})
 def healthz(request: Request, conn: Conn, settings: AppSettings) -> JSONResponse:
     """Every component alerts depend on; 503 when one is down or has been silent too long."""
     components: dict[str, dict[str, Any]] = {}

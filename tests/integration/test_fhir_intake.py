@@ -129,7 +129,7 @@ def test_the_reading_paths_refusals_and_the_doors_own(
     assert [row[0] for row in clean_db.execute("SELECT reason FROM quarantine ORDER BY id")] == reasons
 
     assert vendor.post("/fhir/R4", content=b"{not json").status_code == 400
-    assert vendor.post("/fhir/R4", content=b" " * (4 * 1024 * 1024 + 1)).status_code == 400
+    assert vendor.post("/fhir/R4", content=b" " * (settings.fhir_max_body_bytes + 1)).status_code == 413
     assert vendor.post("/fhir/R4", json={"resourceType": "Observation"}).json()["resourceType"] == "OperationOutcome"
     with app_client(settings) as admin:
         admin.headers["X-CSRF-Token"] = sign_in(admin, "admin")

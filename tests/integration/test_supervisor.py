@@ -58,7 +58,9 @@ class Platform:
         """Its own health check: HTTP for ingest and web; running, for the hub and the simulator (no endpoint)."""
         checks: dict[str, Callable[[], bool]] = {
             "ingest-0": lambda: _http_ok(f"http://127.0.0.1:{self.metrics_port}/healthz"),
-            "web": lambda: _http_ok(f"http://127.0.0.1:{self.web_port}/healthz"),
+            # /livez: this process answers (its /healthz is the whole alert path's health, 503 while the
+            # hub and ingest have not beaten yet).
+            "web": lambda: _http_ok(f"http://127.0.0.1:{self.web_port}/livez"),
         }
         return checks.get(name, lambda: self.pid(name) is not None)
 

@@ -7,7 +7,7 @@ import re
 
 import psycopg
 
-from alerting import npews
+from alerting import dead_letters, npews
 from vward import db
 from vward import vocabulary as v
 from vward.config import Settings
@@ -25,6 +25,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("alerts", "status"): set(v.AlertStatus),
     ("alerts", "response_kind"): set(v.ResponseKind),
     ("admissions", "spo2_scale"): {str(scale) for scale in v.SPO2_SCALES},
+    ("dead_letters", "kind"): set(dead_letters.KINDS),
+    ("dead_letters", "status"): {"failing", "parked", "retried", "dismissed"},
+    ("signin_throttle", "scope"): {"account", "address"},
 }
 # Column CHECKs on readings that only the partitioned table has (TimescaleDB before 2.19 refuses them on a
 # compressed hypertable; migration 0013).

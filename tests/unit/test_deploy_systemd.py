@@ -61,8 +61,9 @@ def parses(args: list[str]) -> None:
     name = "vward"
     while isinstance(command, click.Group):
         name, *args = args
-        assert name in command.commands, name
-        command = command.commands[name]
+        found = command.get_command(click.Context(command), name)  # the CLI imports a subcommand on demand
+        assert found is not None, name
+        command = found
     command.make_context(name, args)  # raises on an unknown option or a bad value
 
 
