@@ -73,7 +73,7 @@ def device_client(settings: Settings, device: str) -> mqtt.Client:
 
 
 def loadgen_client(settings: Settings) -> mqtt.Client:
-    client, reason = connect(settings, "vward-loadgen", settings.mqtt_loadgen_password, max_inflight=1000)
+    client, reason = connect(settings, "vward-loadgen-0", settings.mqtt_loadgen_password, max_inflight=1000)
     assert not reason.is_failure, reason
     return client
 
