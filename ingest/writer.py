@@ -22,6 +22,7 @@ import multiprocessing
 import signal
 import traceback
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Generic, TypeVar
@@ -149,6 +150,7 @@ def _serve(pipe: Connection, settings: Settings, log_level: int, instance: str) 
                 return
             pipe.send(("done", committer.store(request)))
     except BaseException:
-        pipe.send(("failed", traceback.format_exc()))
+        with suppress(OSError):  # the parent may be gone already
+            pipe.send(("failed", traceback.format_exc()))
     finally:
         committer.close()
