@@ -40,7 +40,7 @@ def main(kind: str, client_id: str, topic: str, expected: int) -> None:
         clean_session=False,
         manual_ack=True,
     )
-    client.username_pw_set(settings.mqtt_ingest_username, settings.mqtt_ingest_password)
+    client.username_pw_set(client_id, settings.mqtt_ingest_password)  # an ingest account: id = username
 
     def on_message(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         if not done["n"]:

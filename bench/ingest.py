@@ -308,7 +308,7 @@ def main(messages: int, naive_messages: int, batch_readings: int) -> None:
         single = _messages(devices, messages, t0, 1)
         stage(
             "a",
-            ["bench-bare"],
+            ["vward-ingest-6"],
             READINGS_TOPIC_FILTER,
             single,
             messages,
@@ -317,7 +317,7 @@ def main(messages: int, naive_messages: int, batch_readings: int) -> None:
         )
         stage(
             "b",
-            ["bench-naive"],
+            ["vward-ingest-7"],
             READINGS_TOPIC_FILTER,
             single[:naive_messages],
             naive_messages,
