@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import queue
 import shutil
@@ -23,6 +24,8 @@ import paho.mqtt.client as mqtt
 
 from vward import mqtt_auth
 from vward.mqtt_auth import write_broker_files, write_dynsec_file, write_password_file
+
+log = logging.getLogger(__name__)
 
 
 class ServiceError(RuntimeError):
@@ -324,14 +327,22 @@ def write_device_credentials(conn: object, base: Path, service_accounts: dict[st
 
 
 def sync_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> None:
-    """Gives the running broker the devices table: passwords (file + SIGHUP) and each device's role."""
+    """Gives the running broker the devices table: passwords (file + SIGHUP) and each device's role.
+
+    A broker that cannot be reached is not an error for the caller (an admin page has just shown a new
+    password once): the device fails closed, connecting but allowed nothing, until the next sync.
+    """
     hashes = _device_hashes(conn)
     mdir = mosquitto_dir(base)
     mdir.mkdir(parents=True, exist_ok=True)
     write_password_file(mdir, service_accounts=service_accounts, device_password_hashes=hashes)
     reload_mosquitto(base)
     host, port = _broker_address(base)
-    control = _Control(host, port, service_accounts[mqtt_auth.ADMIN_USERNAME])
+    try:
+        control = _Control(host, port, service_accounts[mqtt_auth.ADMIN_USERNAME])
+    except (OSError, ServiceError) as exc:
+        log.warning("broker unreachable (%s): new devices are authorised at the next sync", exc)
+        return
     try:
         listed = control.run([{"command": "listClients", "verbose": False}])[0]
         services = {c["username"] for c in mqtt_auth.service_clients(_ingest_username(service_accounts))}
@@ -364,7 +375,7 @@ class _Control:
     """Sends dynamic-security ``$CONTROL`` commands as the broker admin account and waits for each answer."""
 
     _CHUNK = 500  # commands per message, so thousands of devices do not make one huge packet
-    _TIMEOUT_S = 30.0
+    _TIMEOUT_S = 15.0
 
     def __init__(self, host: str, port: int, password: str) -> None:
         self.responses: queue.Queue[dict[str, Any]] = queue.Queue()
