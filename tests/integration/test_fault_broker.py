@@ -21,6 +21,7 @@ from tests.integration.mqtt_helpers import (
     close,
     connect,
     count,
+    deteriorating_messages,
     drop_session,
     health,
     loadgen_client,
@@ -82,7 +83,8 @@ class _Load(threading.Thread):
 def test_broker_restart_under_load_stores_exactly_what_was_pubacked(
     settings: Settings, test_services: EphemeralServices, clean_db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    kits = admit_patients(clean_db, settings, 5)
+    kits = admit_patients(clean_db, settings, 6)
+    probe, kits = kits[0], kits[1:]
     start = datetime.now(UTC) - timedelta(hours=20)
     port = free_port()
     ingest = start_ingest(settings, 1, port, tmp_path / "ingest.log")
@@ -94,20 +96,23 @@ def test_broker_restart_under_load_stores_exactly_what_was_pubacked(
         wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 500, "the first 500 committed")
         with writer_held(settings):
             publish_all(publisher, numbered_messages(kits, 500, 2000, start=start))
+            publish_all(publisher, deteriorating_messages(probe, datetime.now(UTC)))
             close(publisher)
-            wait_until(lambda: metric(port, _RECEIVED) >= 2500, "2000 in flight, unacknowledged")
+            wait_until(lambda: metric(port, _RECEIVED) >= 2503, "2003 in flight, unacknowledged")
             load.start()
             wait_until(lambda: load.acked() >= 500, "load under way")
             services.restart_mosquitto(test_services.base, test_services.ports.mqtt)
             acked_at_restart = load.acked()
             wait_until(lambda: load.acked() >= acked_at_restart + 500, "load PUBACKed after the restart", 120)
-        published = 2500 + load.finish()
+        published = 2503 + load.finish()
         wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") >= published, "every reading", 180)
         wait_until(lambda: health(port)[0] == 200, "ingest connected again")
         assert ingest.poll() is None
         assert count(clean_db, "SELECT count(*) FROM readings") == published
         assert count(clean_db, "SELECT count(DISTINCT (device_id, measured_at)) FROM readings") == published
         assert count(clean_db, "SELECT count(*) FROM quarantine") == 0
+        alerts = clean_db.execute("SELECT admission_id, risk FROM alerts").fetchall()
+        assert alerts == [(probe["admission_id"], "high")], "the deteriorating patient's alert, exactly once"
     finally:
         load.stopping.set()
         stop_ingest(ingest)

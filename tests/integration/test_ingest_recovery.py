@@ -8,6 +8,7 @@ so the batches ingest has received are certainly uncommitted and unacknowledged 
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -16,6 +17,7 @@ from tests.integration.mqtt_helpers import (
     admit_patients,
     close,
     count,
+    deteriorating_messages,
     drop_session,
     health,
     loadgen_client,
@@ -36,7 +38,8 @@ _INDEX = 1  # running_ingest uses 0
 def test_kill_9_mid_burst_then_restart_loses_and_duplicates_nothing(
     settings: Settings, clean_db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    kits = admit_patients(clean_db, settings, 5)
+    kits = admit_patients(clean_db, settings, 6)
+    probe, kits = kits[0], kits[1:]
     port = free_port()
     ingest = start_ingest(settings, _INDEX, port, tmp_path / "ingest.log")
     try:
@@ -46,8 +49,9 @@ def test_kill_9_mid_burst_then_restart_loses_and_duplicates_nothing(
         wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 1000, "the first 1000 committed")
         with writer_held(settings):
             publish_all(publisher, numbered_messages(kits, 1000, 3000))
+            publish_all(publisher, deteriorating_messages(probe, datetime.now(UTC)))
             received = "vward_ingest_messages_received_total"
-            wait_until(lambda: metric(port, received) >= 4000, "ingest to hold 3000 uncommitted", 120)
+            wait_until(lambda: metric(port, received) >= 4003, "ingest to hold 3003 uncommitted", 120)
             ingest.send_signal(signal.SIGKILL)
             ingest.wait(30)
         assert count(clean_db, "SELECT count(*) FROM readings") <= 4000
@@ -55,11 +59,13 @@ def test_kill_9_mid_burst_then_restart_loses_and_duplicates_nothing(
         close(publisher)
 
         ingest = start_ingest(settings, _INDEX, port, tmp_path / "ingest.log")
-        wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") >= 6500, "every reading", 180)
+        wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") >= 6503, "every reading", 180)
         wait_until(lambda: health(port)[0] == 200, "ingest health")
-        assert count(clean_db, "SELECT count(*) FROM readings") == 6500
-        assert count(clean_db, "SELECT count(DISTINCT (device_id, measured_at)) FROM readings") == 6500
+        assert count(clean_db, "SELECT count(*) FROM readings") == 6503
+        assert count(clean_db, "SELECT count(DISTINCT (device_id, measured_at)) FROM readings") == 6503
         assert count(clean_db, "SELECT count(*) FROM quarantine") == 0
+        alerts = clean_db.execute("SELECT admission_id, risk FROM alerts").fetchall()
+        assert alerts == [(probe["admission_id"], "high")], "the deteriorating patient's alert, exactly once"
         assert metric(port, "vward_ingest_readings_stored_total") >= 2500
     finally:
         stop_ingest(ingest)
