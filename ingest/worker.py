@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
+import psycopg
 
 from ingest.columns import ReadingColumns, ReadingGroup
 from ingest.committer import StoreOutcome, StoreRequest
@@ -36,13 +37,13 @@ from ingest.devices import DeviceDirectory, DirectoryUnavailable
 from ingest.metrics import BROKER, IngestMetrics
 from ingest.outage import OutageLog
 from ingest.writer import BatchWriter
-from vward import db
 from vward.config import Settings
 from vward.contract import READINGS_TOPIC_FILTER, Reading
 
 log = logging.getLogger(__name__)
 _WRITER_POLL_S = 0.01  # how soon the paho thread notices a commit when no messages wake it
 _CHECK_INTERVAL_S = 0.005  # how often, at most, it looks at the writer and the open batch
+_DIRECTORY_CONNECT_S = 3
 
 
 def utc_now() -> datetime:
@@ -120,8 +121,10 @@ class IngestWorker:
         self.limits = Limits(
             settings.ingest_max_payload_bytes, settings.ingest_late_window, settings.ingest_future_tolerance
         )
+        # On paho's thread: an unreachable (not refusing) host must not stall the loop past the keep-alive.
         self.devices = DeviceDirectory(
-            lambda: db.connect(settings, autocommit=True), settings.ingest_device_cache_ttl_s
+            lambda: psycopg.connect(settings.database_url, autocommit=True, connect_timeout=_DIRECTORY_CONNECT_S),
+            settings.ingest_device_cache_ttl_s,
         )
         self.batch = Batch()
         self.held: list[Message] = []  # decoded once the device directory can answer again
