@@ -37,7 +37,7 @@ def main(kind: str, client_id: str, topic: str, expected: int) -> None:
     client = mqtt_client.new_client(
         settings,
         client_id=client_id,
-        username=settings.mqtt_ingest_username,
+        username=client_id,  # an ingest account: id = username
         password=settings.mqtt_ingest_password,
         persistent=True,
         manual_ack=True,

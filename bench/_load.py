@@ -48,6 +48,11 @@ WINDOW = 1000
 _ACK_TIMEOUT_S = 60.0
 
 
+def _loadgen_user(client_id: str) -> str:
+    """One broker account per connection, since the broker makes the username the client id."""
+    return f"{LOADGEN_USER}-{0 if client_id == 'bench-probe' else 1}"
+
+
 @dataclass(frozen=True)
 class LoadSummary:
     published: int
@@ -69,7 +74,7 @@ def normal_payload(device: str, measured_at: datetime) -> bytes:
 
 def _client(settings: Settings, client_id: str, max_inflight: int) -> mqtt.Client:
     client = mqtt_client.new_client(
-        settings, client_id=client_id, username=LOADGEN_USER, password=settings.mqtt_loadgen_password
+        settings, client_id=client_id, username=_loadgen_user(client_id), password=settings.mqtt_loadgen_password
     )
     client.max_inflight_messages_set(max_inflight)
     return client
@@ -137,7 +142,7 @@ class RawPublisher:
             if settings.mqtt_tls
             else sock
         )
-        fields = b"".join(_string(f) for f in (client_id, LOADGEN_USER, settings.mqtt_loadgen_password))
+        fields = b"".join(_string(f) for f in (client_id, _loadgen_user(client_id), settings.mqtt_loadgen_password))
         # Protocol "MQTT" level 4; flags: username, password, clean session; keep-alive 0 (none).
         self.sock.sendall(_packet(0x10, _string("MQTT") + bytes([4, 0xC2, 0, 0]) + fields))
         connack = self._read_exactly(4)

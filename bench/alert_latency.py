@@ -92,7 +92,8 @@ def start_ingest(settings: Settings, logs: Path, n: int, procs: list[subprocess.
             procs.append(
                 subprocess.Popen(
                     [VWARD, "--log-level", "WARNING", "ingest", "--index", str(i)],
-                    env=settings_env(settings),
+                    # Several processes share the readings only on $share (an opt-in: not restart-safe).
+                    env={**settings_env(settings), **({"VWARD_MQTT_SHARED_GROUP": "ingest"} if n > 1 else {})},
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )

@@ -53,7 +53,7 @@ def _client(settings: Settings, user: str, password: str, client_id: str = "", c
 
 def _prepare_session(settings: Settings, client_id: str, topic: str) -> None:
     """Creates a persistent session subscribed to ``topic`` and leaves, so the broker queues for it."""
-    sub = _client(settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id, clean=False)
+    sub = _client(settings, client_id, settings.mqtt_ingest_password, client_id, clean=False)
     sub.subscribe(topic, qos=1)[1]
     time.sleep(0.3)
     sub.disconnect()
@@ -61,14 +61,14 @@ def _prepare_session(settings: Settings, client_id: str, topic: str) -> None:
 
 
 def _drop_session(settings: Settings, client_id: str) -> None:
-    client = _client(settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id, clean=True)
+    client = _client(settings, client_id, settings.mqtt_ingest_password, client_id, clean=True)
     time.sleep(0.2)
     client.disconnect()
     client.loop_stop()
 
 
 def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
-    pub = _client(settings, "vward-loadgen", settings.mqtt_loadgen_password)
+    pub = _client(settings, "vward-loadgen-0", settings.mqtt_loadgen_password)
     # Waits every 20,000: paho's 16-bit packet ids must not wrap while earlier ones are unacknowledged.
     for start in range(0, len(messages), 20_000):
         infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages[start : start + 20_000]]
@@ -323,7 +323,7 @@ def main(messages: int, naive_messages: int, batch_readings: int, tls: bool) -> 
         single = _messages(devices, messages, t0, 1)
         stage(
             "a",
-            ["bench-bare"],
+            ["vward-ingest-6"],
             READINGS_TOPIC_FILTER,
             single,
             messages,
@@ -332,7 +332,7 @@ def main(messages: int, naive_messages: int, batch_readings: int, tls: bool) -> 
         )
         stage(
             "b",
-            ["bench-naive"],
+            ["vward-ingest-7"],
             READINGS_TOPIC_FILTER,
             single[:naive_messages],
             naive_messages,

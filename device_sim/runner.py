@@ -32,7 +32,7 @@ from device_sim.kit import DeviceState, KitConfig, new_device, take_sample
 from device_sim.physiology import Patient, advance, at_peak, new_patient, profile_for
 from device_sim.publisher import LOADGEN_USERNAME, BrokerPool
 from vward.config import Settings
-from vward.mqtt_auth import demo_device_password
+from vward.mqtt_auth import LOADGEN_ACCOUNTS, demo_device_password
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class _Simulation:
         for i in range(self.loadgen_connections):
             self.pool.add(
                 f"loadgen-{i}",
-                username=LOADGEN_USERNAME,
+                username=f"{LOADGEN_USERNAME}-{i % LOADGEN_ACCOUNTS}",  # the broker binds client id to it
                 password=self.settings.mqtt_loadgen_password,
                 client_id=f"vward-loadgen-{os.getpid()}-{i}",
             )

@@ -2,9 +2,11 @@
 
 Runs in ingest's writer process (``ingest.writer``), which alone uses its PostgreSQL connection and
 Redis client. A batch arrives as a ``StoreRequest``: its accepted readings as columns and, per MQTT
-message, what is needed to quarantine it. A batch is retried while the database is unreachable (nothing
-is acknowledged meanwhile); a batch the database refuses is stored message by message, so one bad
-message is quarantined, not the batch.
+message, what is needed to quarantine it. A batch is retried with back-off while the database is
+unreachable (nothing is acknowledged meanwhile, and the process never exits for it); a batch the database
+refuses is stored message by message, so one bad message is quarantined, not the batch. Alert events are
+pushed to Redis after the commit; while Redis is down they wait in the outbox, and every heartbeat tries
+again. Each dependency's state goes to ``report`` when it changes, for ``/healthz`` and the metrics.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ import redis
 
 from alerting.outbox import publish_pending
 from ingest.decode import Reason, Rejection
+from ingest.outage import OutageLog
 from readings.columns import ReadingColumns
 from readings.store import CONFLICT, store_columns
-from vward import db
+from vward import db, heartbeat
 from vward.config import Settings
 
 log = logging.getLogger(__name__)
 _MAINTENANCE_INTERVAL_S = 3600.0
+_RETRY_MAX_S = 10.0
+DATABASE, REDIS = "database", "redis"
 
 
 @dataclass(frozen=True)
@@ -77,18 +82,30 @@ class StoreOutcome:
 
 
 class BatchCommitter:
-    def __init__(self, settings: Settings, *, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        now: Callable[[], datetime],
+        instance: str = "0",
+        report: Callable[[str, bool], None] = lambda _dependency, _up: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.settings = settings
         self.now = now
+        self.instance = instance
+        self.report = report
+        self.sleep = sleep
         self.conn: psycopg.Connection | None = None
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        self._redis_warned_at = 0.0
-        self._maintained_at = 0.0
+        self.up: dict[str, bool] = {DATABASE: True, REDIS: True}
+        self.outage = OutageLog(log, settings.ingest_outage_log_interval_s)
+        self._maintained_at = -float("inf")
+        self._beat_at = -float("inf")
 
     def start(self) -> None:
-        """Connects and readies storage, so a process that cannot reach its database fails at start."""
-        self._connect_db()
-        self._maintain_storage()
+        """Connects and readies storage if it can; an unreachable database is retried by ``store`` and ``tick``."""
+        self._try(self._ready)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -101,24 +118,63 @@ class BatchCommitter:
         delay = 0.5
         while True:
             try:
-                self._connect_db()
-                if time.monotonic() - self._maintained_at > _MAINTENANCE_INTERVAL_S:
-                    self._maintain_storage()
+                self._ready()
                 assert self.conn is not None
                 stored, duplicates, quarantined = self._commit(self.conn, request)
                 break
             except psycopg.OperationalError as exc:
-                log.warning("database unavailable (%s); batch of %d kept, retrying", exc, len(request))
-                if self.conn is not None:
-                    self.conn.close()
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                self._database_down(exc, f"batch of {len(request)} messages kept, retrying")
+                self.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
             except psycopg.Error:
                 log.warning("batch failed; storing its %d messages one by one", len(request), exc_info=True)
                 stored, duplicates, quarantined = self._commit_one_by_one(request)
                 break
-        self._publish_alert_events()
+        self._set(DATABASE, True)
+        self._try(self._after_commit)
         return StoreOutcome(stored, duplicates, quarantined, time.perf_counter() - started)
+
+    def tick(self) -> None:
+        """Called when idle: beats the heartbeat and retries the outbox, so an outage ends without traffic."""
+        self._try(self._after_commit)
+
+    def _try(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except psycopg.OperationalError as exc:
+            self._database_down(exc, "will retry")
+
+    def _ready(self) -> None:
+        if self.conn is None or self.conn.closed:
+            self.conn = db.connect(self.settings)
+        if time.monotonic() - self._maintained_at > _MAINTENANCE_INTERVAL_S:
+            self._maintain_storage()
+        self._set(DATABASE, True)
+
+    def _after_commit(self) -> None:
+        self._ready()
+        self._publish_alert_events()
+        if time.monotonic() - self._beat_at >= self.settings.ingest_heartbeat_interval_s:
+            self._beat()
+
+    def _database_down(self, exc: psycopg.OperationalError, what: str) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self._set(DATABASE, False)
+        self.outage.warn(DATABASE, f"database unavailable ({str(exc).strip()}); {what}", now=time.monotonic())
+
+    def _set(self, dependency: str, up: bool) -> None:
+        if self.up[dependency] != up:
+            self.up[dependency] = up
+            self.report(dependency, up)
+            if up:
+                self.outage.recovered(dependency, f"{dependency} reachable again")
+
+    def _beat(self) -> None:
+        assert self.conn is not None
+        with self.conn.transaction():
+            heartbeat.beat(self.conn, component="ingest", instance=self.instance, now=self.now(), detail=self.up)
+        self._beat_at = time.monotonic()
 
     def _maintain_storage(self) -> None:
         """Keeps daily partitions ready for the whole late window (or checks the TimescaleDB policies)."""
@@ -127,10 +183,6 @@ class BatchCommitter:
         with self.conn.transaction():
             db.maintain_readings(self.conn, self.settings, first_day=first_day)
         self._maintained_at = time.monotonic()
-
-    def _connect_db(self) -> None:
-        if self.conn is None or self.conn.closed:
-            self.conn = db.connect(self.settings)
 
     def _commit(self, conn: psycopg.Connection, request: StoreRequest) -> tuple[int, int, list[str]]:
         with conn.transaction():
@@ -166,15 +218,16 @@ class BatchCommitter:
         return stored, duplicates, quarantined
 
     def _publish_alert_events(self) -> None:
-        """Best-effort push of committed alert events to Redis; the hub sweeps whatever this misses."""
+        """Pushes committed alert events to Redis; while Redis is down they wait in the outbox (the hub sweeps too)."""
         assert self.conn is not None
         try:
-            with self.conn.transaction():
-                publish_pending(self.conn, self.redis, settings=self.settings)
+            self.redis.ping()
         except redis.RedisError as exc:
-            if time.monotonic() - self._redis_warned_at > 60:
-                log.warning("Redis unavailable (%s); alert events stay in the outbox for the hub", exc)
-                self._redis_warned_at = time.monotonic()
+            self._set(REDIS, False)
+            self.outage.warn(REDIS, f"Redis unavailable ({exc}); alert events stay in the outbox", now=time.monotonic())
+            return
+        self._set(REDIS, True)
+        publish_pending(self.conn, self.redis, settings=self.settings)
 
 
 def _quarantine_rows(request: StoreRequest) -> list[tuple[object, ...]]:

@@ -1,4 +1,9 @@
-"""Prometheus metrics and the health endpoint of an ingest process."""
+"""Prometheus metrics and the health endpoint of an ingest process.
+
+``/healthz`` answers 503 while any dependency (broker, database, Redis) is down, naming which; the same
+state is the gauge ``vward_ingest_dependency_up{dependency}``, so an outage shows on a dashboard and to
+an orchestrator's health check alike.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+BROKER, DATABASE, REDIS = "broker", "database", "redis"
+DEPENDENCIES = (BROKER, DATABASE, REDIS)
 
 
 class IngestMetrics:
@@ -43,31 +51,50 @@ class IngestMetrics:
         self.connected = Gauge(
             "vward_ingest_broker_connected", "1 while connected to the broker", registry=self.registry
         )
+        self.dependency_up = Gauge(
+            "vward_ingest_dependency_up", "1 while the dependency is reachable", ["dependency"], registry=self.registry
+        )
+        self.held = Gauge(
+            "vward_ingest_messages_held",
+            "Messages held unacknowledged until the device directory can answer",
+            registry=self.registry,
+        )
         self.last_commit = Gauge(
             "vward_ingest_last_commit_timestamp", "Unix time of the last commit", registry=self.registry
         )
         self.started_at = time.time()
-        self.is_connected = False
+        # Broker: not yet connected. Database and Redis: up until the writer reports otherwise.
+        self.up = {BROKER: False, DATABASE: True, REDIS: True}
+        for dependency, up in self.up.items():
+            self.dependency_up.labels(dependency=dependency).set(int(up))
         self.last_commit_at: float | None = None
 
-    def set_connected(self, connected: bool) -> None:
-        self.is_connected = connected
-        self.connected.set(int(connected))
+    @property
+    def is_connected(self) -> bool:
+        return self.up[BROKER]
+
+    def set_up(self, dependency: str, up: bool) -> None:
+        self.up[dependency] = up
+        self.dependency_up.labels(dependency=dependency).set(int(up))
+        if dependency == BROKER:
+            self.connected.set(int(up))
 
     def committed(self) -> None:
         self.last_commit_at = time.time()
         self.last_commit.set(self.last_commit_at)
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        return self.is_connected, {
-            "status": "ok" if self.is_connected else "broker disconnected",
+        down = [dependency for dependency in DEPENDENCIES if not self.up[dependency]]
+        return not down, {
+            "status": "ok" if not down else " and ".join(down) + " unavailable",
+            "dependencies": dict(self.up),
             "uptime_s": round(time.time() - self.started_at, 1),
             "last_commit": self.last_commit_at,
         }
 
 
 def serve(metrics: IngestMetrics, host: str, port: int) -> ThreadingHTTPServer:
-    """Serves /metrics (Prometheus) and /healthz (200 when connected, else 503) from a daemon thread."""
+    """Serves /metrics (Prometheus) and /healthz (200 when every dependency is up, else 503) from a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

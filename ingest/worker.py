@@ -11,6 +11,11 @@ The session is persistent (clean_session false) under a fixed client id per proc
 ``-1``, ...), so a restarted process takes its session and its queued messages back. A planned
 shutdown keeps the subscription (the broker queues for us while we are down); ``leave=True`` is for
 scaling down for good: unsubscribe, drain, ack, disconnect.
+
+No transient fault ends the process. The broker gone: paho's loop fails and we reconnect with back-off.
+PostgreSQL gone: the writer keeps its batch and retries, and a message from a device the directory cannot
+answer for is held (unacknowledged) until the database is back. Each dependency's state is a gauge and
+makes ``/healthz`` answer 503 while it is down.
 """
 
 from __future__ import annotations
@@ -23,20 +28,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
+import psycopg
 
 from ingest.committer import StoreOutcome, StoreRequest
 from ingest.decode import Limits, Reason, Rejection, check_device, check_reading, parse_payload
-from ingest.devices import DeviceDirectory
-from ingest.metrics import IngestMetrics
+from ingest.devices import DeviceDirectory, DirectoryUnavailable
+from ingest.metrics import BROKER, IngestMetrics
+from ingest.outage import OutageLog
 from ingest.writer import BatchWriter
 from readings.columns import ReadingColumns, ReadingGroup
-from vward import db, mqtt_client
+from vward import mqtt_client
 from vward.config import Settings
 from vward.contract import READINGS_TOPIC_FILTER, Reading
 
 log = logging.getLogger(__name__)
 _WRITER_POLL_S = 0.01  # how soon the paho thread notices a commit when no messages wake it
 _CHECK_INTERVAL_S = 0.005  # how often, at most, it looks at the writer and the open batch
+_DIRECTORY_CONNECT_S = 3
 
 
 def utc_now() -> datetime:
@@ -79,34 +87,55 @@ class Batch:
         )
 
 
+def ingest_username(settings: Settings, index: int) -> str:
+    """Ingest process ``index``'s broker account, which is also its client id (the broker binds the two)."""
+    return f"{settings.mqtt_ingest_username}-{index}"
+
+
+def build_client(settings: Settings, index: int) -> mqtt.Client:
+    """Ingest's paho client: persistent session, manual acks, its own account (the one place it is built)."""
+    username = ingest_username(settings, index)
+    return mqtt_client.new_client(
+        settings,
+        client_id=username,
+        username=username,
+        password=settings.mqtt_ingest_password,
+        persistent=True,
+        manual_ack=True,
+    )
+
+
 class IngestWorker:
     def __init__(
-        self, settings: Settings, *, metrics: IngestMetrics, client_id: str, now: Callable[[], datetime] = utc_now
+        self,
+        settings: Settings,
+        *,
+        metrics: IngestMetrics,
+        index: int = 0,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
+        self.index = index
         self.metrics = metrics
         self.now = now
         self.limits = Limits(
             settings.ingest_max_payload_bytes, settings.ingest_late_window, settings.ingest_future_tolerance
         )
+        # On paho's thread: an unreachable (not refusing) host must not stall the loop past the keep-alive.
         self.devices = DeviceDirectory(
-            lambda: db.connect(settings, autocommit=True), settings.ingest_device_cache_ttl_s
+            lambda: psycopg.connect(settings.database_url, autocommit=True, connect_timeout=_DIRECTORY_CONNECT_S),
+            settings.ingest_device_cache_ttl_s,
         )
         self.batch = Batch()
+        self.held: list[Message] = []  # decoded once the device directory can answer again
         self.generation = 0
+        self.outage = OutageLog(log, settings.ingest_outage_log_interval_s)
         self.topic = (
             f"$share/{settings.mqtt_shared_group}/{READINGS_TOPIC_FILTER}"
             if settings.mqtt_shared_group
             else READINGS_TOPIC_FILTER
         )
-        self.client = mqtt_client.new_client(
-            settings,
-            client_id=client_id,
-            username=settings.mqtt_ingest_username,
-            password=settings.mqtt_ingest_password,
-            persistent=True,
-            manual_ack=True,
-        )
+        self.client = build_client(settings, index)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -118,10 +147,11 @@ class IngestWorker:
         self, client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode, _props: object
     ) -> None:
         if reason.is_failure:
-            log.error("broker refused ingest connection: %s", reason)
+            self.outage.warn(BROKER, f"broker refused ingest's connection: {reason}", now=time.monotonic())
             return
         self.generation += 1
-        self.metrics.set_connected(True)
+        self.metrics.set_up(BROKER, True)
+        self.outage.recovered(BROKER, "connected to the broker again")
         client.subscribe(self.topic, qos=1)
         self.subscribed.set()
         log.info("connected to broker, subscribed to %s", self.topic)
@@ -129,13 +159,26 @@ class IngestWorker:
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode, _props: object
     ) -> None:
-        self.metrics.set_connected(False)
-        (log.warning if reason.is_failure else log.info)("disconnected from broker: %s", reason)
+        self.metrics.set_up(BROKER, False)
+        if reason.is_failure:
+            self.outage.warn(BROKER, f"disconnected from the broker: {reason}", now=time.monotonic())
+        else:
+            log.info("disconnected from broker: %s", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.metrics.received.inc()
         message = Message(msg.mid, self.generation, msg.topic, bytes(msg.payload), self.now())
-        self._decode(message)
+        if self.held:  # keep a device's messages in order behind the held ones
+            self.held.append(message)
+            return
+        try:
+            self._decode(message)
+        except DirectoryUnavailable:
+            self.held.append(message)
+            return
+        self._append(message)
+
+    def _append(self, message: Message) -> None:
         if not self.batch.messages:
             self.batch.opened_at = time.monotonic()
         self.batch.messages.append(message)
@@ -183,9 +226,9 @@ class IngestWorker:
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, leave: bool = False) -> None:
         """Runs until ``stop`` is set, then flushes the open batch and disconnects."""
-        self.writer = BatchWriter(self.settings)
+        self.writer = BatchWriter(self.settings, instance=str(self.index), on_health=self.metrics.set_up)
         try:
-            mqtt_client.connect(self.client, self.settings)
+            self._connect(stop)
             next_check = 0.0
             while not stop.is_set():
                 if self.client.loop(timeout=self._loop_timeout()) != mqtt.MQTT_ERR_SUCCESS:
@@ -195,6 +238,7 @@ class IngestWorker:
                     continue
                 next_check = now + _CHECK_INTERVAL_S
                 self._ack(self.writer.committed())
+                self._release_held()
                 if self._batch_due() and (not self.writer.busy() or self._batch_at_limit()):
                     self._hand_over()
             if leave:
@@ -253,16 +297,38 @@ class IngestWorker:
         self.metrics.batch_readings.observe(batch.readings)
         self.metrics.committed()
 
+    def _release_held(self) -> None:
+        """Decodes held messages once the directory answers; those from an older connection are redelivered."""
+        held, self.held = [m for m in self.held if m.generation == self.generation], []
+        self.metrics.held.set(len(held))
+        for i, message in enumerate(held):
+            try:
+                self._decode(message)
+            except DirectoryUnavailable:
+                self.held = held[i:]
+                return
+            self._append(message)
+
+    def _connect(self, stop: threading.Event) -> None:
+        """Connects, retrying with back-off while the broker is unreachable (a broker outage is transient)."""
+        settings = self.settings
+        try:
+            mqtt_client.connect(self.client, settings)
+        except OSError as exc:
+            self.outage.warn(BROKER, f"broker unreachable ({exc}); retrying", now=time.monotonic())
+            self._reconnect(stop)
+
     def _reconnect(self, stop: threading.Event) -> None:
-        delay = 0.5
+        self.metrics.set_up(BROKER, False)
+        delay = 0.25
         while not stop.is_set():
             try:
                 if self.client.reconnect() == mqtt.MQTT_ERR_SUCCESS:
                     return
             except OSError as exc:
-                log.warning("broker unreachable (%s); retrying in %.1f s", exc, delay)
+                self.outage.warn(BROKER, f"broker unreachable ({exc}); retrying", now=time.monotonic())
             stop.wait(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, 5.0)
 
     # -- flushing ---------------------------------------------------------------------------------
     def flush(self) -> None:

@@ -7,8 +7,10 @@ writer is a spawned child with its own database connection and Redis client, fed
 
 At most one batch is being committed and one is open, so memory stays bounded: ``submit`` blocks while
 the previous batch is still being committed. Outcomes come back in order, and the paho thread alone
-acknowledges to the broker, against the connection the messages arrived on. If the child fails, its
-error is raised in the parent, which then exits like any failed ingest process. If the parent dies, the
+acknowledges to the broker, against the connection the messages arrived on. The child never fails on a
+transient fault (it retries, see ``ingest.committer``); it reports each dependency's state as it changes,
+and beats the heartbeat while idle. If it fails on a bug, its error is raised in the parent, which then
+exits like any failed ingest process, for the supervisor to restart. If the parent dies, the
 child finishes the batch in hand and exits when the pipe closes; that commit is harmless, because the
 unacknowledged messages are redelivered and skipped as duplicates.
 """
@@ -19,6 +21,8 @@ import logging
 import multiprocessing
 import signal
 import traceback
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Generic, TypeVar
@@ -37,11 +41,21 @@ class WriterFailed(RuntimeError):
 class BatchWriter(Generic[T]):
     """The parent's handle: hands batches (with their ``StoreRequest``) to the child and collects outcomes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        instance: str = "0",
+        on_health: Callable[[str, bool], None] = lambda _dependency, _up: None,
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs paho's threads
         self._pipe, child_end = context.Pipe()
+        self._on_health = on_health
         self._process = context.Process(
-            target=_serve, args=(child_end, settings, logging.getLogger().level), name="ingest-writer", daemon=True
+            target=_serve,
+            args=(child_end, settings, logging.getLogger().level, instance),
+            name="ingest-writer",
+            daemon=True,
         )
         self._process.start()
         child_end.close()
@@ -67,7 +81,7 @@ class BatchWriter(Generic[T]):
 
     def committed(self) -> list[tuple[T, StoreOutcome]]:
         """Batches committed since the last call with their outcomes, oldest first; never blocks."""
-        while self._pending is not None and self._pipe.poll():
+        while self._pipe.poll():  # health reports arrive while idle too
             self._receive()
         done, self._committed = self._committed, []
         return done
@@ -101,23 +115,33 @@ class BatchWriter(Generic[T]):
             raise WriterFailed(f"the ingest writer process exited (code {self._process.exitcode})") from exc
         if kind == "failed":
             raise WriterFailed(f"the ingest writer process failed:\n{value}")
+        if kind == "health":
+            self._on_health(*value)
         if kind == "done":
             assert self._pending is not None
             self._committed.append((self._pending, value))
             self._pending = None
 
 
-def _serve(pipe: Connection, settings: Settings, log_level: int) -> None:
+def _serve(pipe: Connection, settings: Settings, log_level: int, instance: str) -> None:
     """The child: commit each request that arrives, answer with its outcome, stop on ``None`` or EOF."""
     # Signals are for the parent, which flushes the open batch through us before it stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    committer = BatchCommitter(settings, now=lambda: datetime.now(UTC))
+    committer = BatchCommitter(
+        settings,
+        now=lambda: datetime.now(UTC),
+        instance=instance,
+        report=lambda dependency, up: pipe.send(("health", (dependency, up))),
+    )
     try:
         committer.start()
         pipe.send(("ready", None))
         while True:
+            if not pipe.poll(settings.ingest_heartbeat_interval_s):
+                committer.tick()
+                continue
             try:
                 request = pipe.recv()
             except EOFError:
@@ -126,6 +150,7 @@ def _serve(pipe: Connection, settings: Settings, log_level: int) -> None:
                 return
             pipe.send(("done", committer.store(request)))
     except BaseException:
-        pipe.send(("failed", traceback.format_exc()))
+        with suppress(OSError):  # the parent may be gone already
+            pipe.send(("failed", traceback.format_exc()))
     finally:
         committer.close()

@@ -101,7 +101,6 @@ def fail_on_logged_errors(request: pytest.FixtureRequest) -> Iterator[None]:
 def running_ingest(settings: Settings) -> Iterator[object]:
     """An ingest worker in a background thread of this process, on a fresh MQTT session."""
     import threading
-    import uuid
 
     from ingest.metrics import IngestMetrics
     from ingest.worker import IngestWorker
@@ -110,7 +109,7 @@ def running_ingest(settings: Settings) -> Iterator[object]:
     worker = IngestWorker(
         settings.model_copy(update={"mqtt_shared_group": None}),
         metrics=IngestMetrics(),
-        client_id=f"vward-ingest-test-{uuid.uuid4().hex[:8]}",
+        index=0,  # its own broker account; leave=True below ends with nothing subscribed or queued
     )
     thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"leave": True}, daemon=True)
     thread.start()

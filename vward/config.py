@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vward import mqtt_auth
+
 DEV_SECRET = "dev-only-not-a-secret"
 
 
@@ -44,8 +46,10 @@ class Settings(BaseSettings):
     mqtt_ingest_username: str = "vward-ingest"
     mqtt_ingest_password: str = DEV_SECRET
     mqtt_loadgen_password: str = DEV_SECRET
-    mqtt_client_id: str = "vward-ingest-0"
-    mqtt_shared_group: str | None = "ingest"
+    mqtt_admin_password: str = DEV_SECRET  # vward-broker-admin: adds and removes devices in the broker
+    # None: one ingest process on a plain persistent subscription, which survives a broker restart. A group
+    # name puts several processes on $share/<group>/..., which Mosquitto 2.0 does not restore after a restart.
+    mqtt_shared_group: str | None = None
     mqtt_keepalive_s: int = 30
     # TLS (vward.mqtt_client): clients encrypt when mqtt_tls is on, trusting mqtt_tls_ca_file (the system's
     # CAs if unset) and presenting mqtt_tls_cert_file/key_file where the broker asks for a client certificate.
@@ -66,6 +70,8 @@ class Settings(BaseSettings):
     ingest_device_cache_ttl_s: float = 15.0
     ingest_metrics_port: int = 9101
     ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 (in a container) lets an outside Prometheus scrape it
+    ingest_heartbeat_interval_s: float = 5.0
+    ingest_outage_log_interval_s: float = 60.0  # at most one warning per outage kind per process this often
     readings_retention_days: int = 400
     readings_compress_after_days: int = 7
     partitions_ahead_days: int = 3
@@ -140,7 +146,13 @@ class Settings(BaseSettings):
         if self.mode == "production":
             weak = [
                 name
-                for name in ("mqtt_ingest_password", "mqtt_loadgen_password", "session_secret", "sim_device_secret")
+                for name in (
+                    "mqtt_ingest_password",
+                    "mqtt_loadgen_password",
+                    "mqtt_admin_password",
+                    "session_secret",
+                    "sim_device_secret",
+                )
                 if getattr(self, name) == DEV_SECRET
             ]
             if weak:
@@ -151,11 +163,14 @@ class Settings(BaseSettings):
 
 
 def broker_service_accounts(settings: Settings) -> dict[str, str]:
-    """The broker's non-device users and their passwords (their rights are in the ACL)."""
-    return {
-        settings.mqtt_ingest_username: settings.mqtt_ingest_password,
-        "vward-loadgen": settings.mqtt_loadgen_password,
+    """The broker's non-device users and their passwords (their rights are in vward.mqtt_auth)."""
+    accounts = {
+        name: settings.mqtt_ingest_password for name in mqtt_auth.ingest_accounts(settings.mqtt_ingest_username)
     }
+    accounts |= {name: settings.mqtt_loadgen_password for name in mqtt_auth.loadgen_accounts()}
+    accounts[mqtt_auth.ADMIN_USERNAME] = settings.mqtt_admin_password
+    accounts[mqtt_auth.HEALTHCHECK_USERNAME] = settings.mqtt_ingest_password
+    return accounts
 
 
 @lru_cache(maxsize=1)

@@ -70,6 +70,7 @@ def listener_lines(port: int, files: TlsFiles) -> list[str]:
     """The TLS listener's block of mosquitto.conf (after the plain listener, whose global settings it shares)."""
     return [
         f"listener {port} 127.0.0.1",
+        "use_username_as_clientid true",  # as on the plain listener: a client id is its account's
         f"certfile {files.cert}",
         f"keyfile {files.key}",
         f"tls_version {TLS_VERSION}",

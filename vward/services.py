@@ -8,16 +8,25 @@ Each server is a detached process with its data, config, log and pid file under 
 from __future__ import annotations
 
 import glob
+import json
+import logging
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from vward.mqtt_auth import write_broker_files, write_password_file
+import paho.mqtt.client as mqtt
+
+from vward import mqtt_auth
+from vward.mqtt_auth import write_broker_files, write_dynsec_file, write_password_file
 from vward.mqtt_tls import ensure_throwaway_certs
+
+log = logging.getLogger(__name__)
 
 
 class ServiceError(RuntimeError):
@@ -238,26 +247,44 @@ def start_mosquitto(
     device_password_hashes: dict[str, str],
     tls_port: int | None = None,
 ) -> None:
-    """Starts Mosquitto with persistence, per-device passwords and the topic ACL (see deploy/mosquitto);
-    ``tls_port`` adds a TLS listener with a throw-away CA (``vward.mqtt_tls``)."""
+    """Starts Mosquitto with persistence, per-device passwords and the trust model of vward.mqtt_auth;
+    ``tls_port`` adds a TLS listener with a throw-away CA (``vward.mqtt_tls``).
+
+    The plugin's file is written only the first time: afterwards the plugin keeps it (devices added at
+    run time are in it), and ``sync_device_credentials`` reconciles it with the devices table.
+    """
     mdir = mosquitto_dir(base)
     (mdir / "data").mkdir(parents=True, exist_ok=True)
     if tls_port:
         ensure_throwaway_certs(mdir / "tls")
-    write_broker_files(
-        mdir,
-        port=port,
-        service_accounts=service_accounts,
-        device_password_hashes=device_password_hashes,
-        tls_port=tls_port,
-    )
+    if (mdir / mqtt_auth.DYNSEC_FILE).exists():
+        (mdir / "mosquitto.conf").write_text(mqtt_auth.broker_config(mdir, port, tls_port))
+        write_password_file(mdir, service_accounts=service_accounts, device_password_hashes=device_password_hashes)
+    else:
+        write_broker_files(
+            mdir,
+            port=port,
+            service_accounts=service_accounts,
+            device_password_hashes=device_password_hashes,
+            tls_port=tls_port,
+        )
     _chown(mdir, "mosquitto")
+    _start_mosquitto_daemon(mdir, port)
+
+
+def _start_mosquitto_daemon(mdir: Path, port: int) -> None:
     if _pid_alive(mdir / "mosquitto.pid"):
         return
     # As root it drops to the mosquitto user, which owns mdir; with -d it exits silently otherwise.
     subprocess.run(["mosquitto", "-d", "-c", str(mdir / "mosquitto.conf")], check=True, cwd=mdir)
     _wait_for(lambda: _pid_alive(mdir / "mosquitto.pid"), "Mosquitto")
     _wait_for(lambda: _port_open(port), "Mosquitto")
+
+
+def restart_mosquitto(base: Path, port: int) -> None:
+    """Stops the broker (it saves its persistence file) and starts it again on the same files."""
+    stop_mosquitto(base)
+    _start_mosquitto_daemon(mosquitto_dir(base), port)
 
 
 def reload_mosquitto(base: Path) -> None:
@@ -294,15 +321,109 @@ def _stop_pidfile(pidfile: Path, timeout_s: float = 20.0) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def write_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> int:
-    """Writes the broker's password file from the devices table; returns the number of devices."""
+def _device_hashes(conn: object) -> dict[str, str]:
     rows = conn.execute("SELECT id, mqtt_password_hash FROM devices ORDER BY id").fetchall()  # type: ignore[attr-defined]
-    mosquitto_dir(base).mkdir(parents=True, exist_ok=True)
-    write_password_file(mosquitto_dir(base), service_accounts=service_accounts, device_password_hashes=dict(rows))
-    return len(rows)
+    return dict(rows)
+
+
+def write_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> int:
+    """Writes the broker's password file and plugin file from the devices table (before the broker starts).
+
+    A running broker does not re-read the plugin's file: use ``sync_device_credentials`` for one.
+    """
+    hashes = _device_hashes(conn)
+    mdir = mosquitto_dir(base)
+    mdir.mkdir(parents=True, exist_ok=True)
+    write_password_file(mdir, service_accounts=service_accounts, device_password_hashes=hashes)
+    write_dynsec_file(mdir, ingest_username=_ingest_username(service_accounts), device_ids=hashes)
+    return len(hashes)
 
 
 def sync_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> None:
-    """Rewrites the broker's password file from the devices table and makes the broker reload it."""
-    write_device_credentials(conn, base, service_accounts)
+    """Gives the running broker the devices table: passwords (file + SIGHUP) and each device's role.
+
+    A broker that cannot be reached is not an error for the caller (an admin page has just shown a new
+    password once): the device fails closed, connecting but allowed nothing, until the next sync.
+    """
+    hashes = _device_hashes(conn)
+    mdir = mosquitto_dir(base)
+    mdir.mkdir(parents=True, exist_ok=True)
+    write_password_file(mdir, service_accounts=service_accounts, device_password_hashes=hashes)
     reload_mosquitto(base)
+    host, port = _broker_address(base)
+    try:
+        control = _Control(host, port, service_accounts[mqtt_auth.ADMIN_USERNAME])
+    except (OSError, ServiceError) as exc:
+        log.warning("broker unreachable (%s): new devices are authorised at the next sync", exc)
+        return
+    try:
+        listed = control.run([{"command": "listClients", "verbose": False}])[0]
+        services = {c["username"] for c in mqtt_auth.service_clients(_ingest_username(service_accounts))}
+        known = set(listed["data"]["clients"]) - services
+        control.run(mqtt_auth.device_commands(known, hashes))
+    finally:
+        control.close()
+
+
+def _ingest_username(service_accounts: dict[str, str]) -> str:
+    """The ingest accounts' common prefix (``vward-ingest`` for ``vward-ingest-0`` ...)."""
+    return next(name.rsplit("-", 1)[0] for name in service_accounts if name.endswith("-0") and "ingest" in name)
+
+
+def _broker_address(base: Path) -> tuple[str, int]:
+    """The broker this state directory's mosquitto.conf describes, else the configured one (compose)."""
+    conf = mosquitto_dir(base) / "mosquitto.conf"
+    if conf.exists():
+        for line in conf.read_text().splitlines():
+            if line.startswith("listener "):
+                _, port, host = line.split()
+                return host, int(port)
+    from vward.config import get_settings
+
+    settings = get_settings()
+    return settings.mqtt_host, settings.mqtt_port
+
+
+class _Control:
+    """Sends dynamic-security ``$CONTROL`` commands as the broker admin account and waits for each answer."""
+
+    _CHUNK = 500  # commands per message, so thousands of devices do not make one huge packet
+    _TIMEOUT_S = 15.0
+
+    def __init__(self, host: str, port: int, password: str) -> None:
+        self.responses: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=mqtt_auth.ADMIN_USERNAME, protocol=mqtt.MQTTv311
+        )
+        self.client.username_pw_set(mqtt_auth.ADMIN_USERNAME, password)
+        self.client.on_message = lambda _c, _u, msg: self.responses.put(json.loads(msg.payload))
+        self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self.responses.put(
+            {"subscribed": not any(code.is_failure for code in codes)}
+        )
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self.client.subscribe(f"{mqtt_auth.CONTROL_TOPIC}/response", qos=1)
+        if not self._next().get("subscribed"):
+            self.close()
+            raise ServiceError("the broker refused the admin account's subscription to $CONTROL responses")
+
+    def run(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each command's response; an error other than "already exists" raises."""
+        results: list[dict[str, Any]] = []
+        for i in range(0, len(commands), self._CHUNK):
+            self.client.publish(mqtt_auth.CONTROL_TOPIC, json.dumps({"commands": commands[i : i + self._CHUNK]}), 1)
+            results += self._next()["responses"]
+        errors = [r for r in results if "error" in r and "already exists" not in str(r["error"])]
+        if errors:
+            raise ServiceError(f"the broker refused device changes: {errors[:3]}")
+        return results
+
+    def _next(self) -> dict[str, Any]:
+        try:
+            return self.responses.get(timeout=self._TIMEOUT_S)
+        except queue.Empty:
+            raise ServiceError("the broker did not answer the admin account (is it running?)") from None
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,10 +1,18 @@
-"""Small real-broker helpers for integration tests: admit patients with device kits, publish, wait."""
+"""Small real-broker helpers for integration tests: admit patients with device kits, publish, wait, and
+run ingest as a process of its own with its faults under the test's control."""
 
 from __future__ import annotations
 
+import json
 import random
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +21,8 @@ import psycopg
 
 from vward import mqtt_client, services
 from vward.config import Settings, broker_service_accounts
+from vward.contract import encode_readings, readings_topic
+from vward.ephemeral import settings_env
 from vward.mqtt_auth import demo_device_password
 from vward.seed import DEVICE_KINDS, admit_demo_patient, device_id, seed_demo_users
 
@@ -71,7 +81,7 @@ def device_client(settings: Settings, device: str) -> mqtt.Client:
 
 
 def loadgen_client(settings: Settings) -> mqtt.Client:
-    client, reason = connect(settings, "vward-loadgen", settings.mqtt_loadgen_password, max_inflight=1000)
+    client, reason = connect(settings, "vward-loadgen-0", settings.mqtt_loadgen_password, max_inflight=1000)
     assert not reason.is_failure, reason
     return client
 
@@ -102,3 +112,101 @@ def count(conn: psycopg.Connection, sql: str, *params: object) -> int:
     row = conn.execute(sql, params).fetchone()
     assert row is not None
     return int(row[0])
+
+
+# -- ingest as a separate process, and faults under the test's control -------------------------------
+VWARD = str(Path(sys.executable).with_name("vward"))
+
+
+def start_ingest(settings: Settings, index: int, metrics_port: int, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """``vward ingest --index N`` as a child process (its metrics and /healthz on ``metrics_port``)."""
+    environment = {
+        **settings_env(settings),
+        "VWARD_INGEST_METRICS_PORT": str(metrics_port - index),  # ingest serves on this + its index
+        "VWARD_INGEST_BATCH_MAX_READINGS": "500",
+        **{f"VWARD_{key.upper()}": value for key, value in env.items()},
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [VWARD, "ingest", "--index", str(index)], env=environment, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def stop_ingest(ingest: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (flush, commit, ack) and wait; a clean exit is part of what every fault test checks."""
+    if ingest.poll() is None:
+        ingest.send_signal(signal.SIGTERM)
+        assert ingest.wait(60) == 0, "ingest did not exit cleanly on SIGTERM"
+
+
+def health(port: int) -> tuple[int, dict[str, object]]:
+    """(status, body) of an ingest's /healthz; (0, {}) while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read())
+    except OSError:
+        return 0, {}
+
+
+def metric(port: int, name: str) -> float:
+    """One sample of an ingest's Prometheus metrics (0 if absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        for line in response.read().decode().splitlines():
+            if line.split(" ")[0] == name:
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@contextmanager
+def writer_held(settings: Settings) -> Iterator[None]:
+    """Holds every ingest writer at its next batch: the test's transaction locks ``readings`` until exit."""
+    conn = psycopg.connect(settings.database_url)
+    try:
+        conn.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
+        yield
+    finally:
+        with suppress(psycopg.OperationalError):  # the test stopped PostgreSQL meanwhile, ending the lock too
+            conn.rollback()
+        conn.close()
+
+
+def drop_session(settings: Settings, index: int) -> None:
+    """Ends ingest ``index``'s persistent session, so the broker stops queueing for it."""
+    username = f"{settings.mqtt_ingest_username}-{index}"
+    client, _ = connect(settings, username, settings.mqtt_ingest_password)
+    close(client)
+
+
+def deteriorating_messages(kit: dict[str, str | int], now: datetime) -> list[tuple[str, bytes]]:
+    """Three readings that together make a high NEWS2 risk (RR 26, SpO2 91, HR 124, 39.2 °C): one alert."""
+    return [
+        (
+            readings_topic(str(kit["wearable"])),
+            encode_readings([{"measured_at": (now - timedelta(minutes=3)).isoformat(), "rr": 26, "hr": 125}]),
+        ),
+        (
+            readings_topic(str(kit["pulse_oximeter"])),
+            encode_readings(
+                [{"measured_at": (now - timedelta(minutes=2)).isoformat(), "spo2": 91, "hr": 124, "on_oxygen": False}]
+            ),
+        ),
+        (
+            readings_topic(str(kit["thermometer"])),
+            encode_readings([{"measured_at": (now - timedelta(minutes=1)).isoformat(), "temp": 39.2}]),
+        ),
+    ]
+
+
+def numbered_messages(
+    kits: list[dict[str, str | int]], first: int, n: int, *, start: datetime | None = None
+) -> list[tuple[str, bytes]]:
+    """``n`` one-reading messages, each with its own (device, measured_at); ``first`` numbers them."""
+    start = start or datetime.now(UTC) - timedelta(hours=3)
+    out = []
+    for i in range(first, first + n):
+        kit = kits[i % len(kits)]
+        at = (start + timedelta(seconds=i)).isoformat()
+        out.append((readings_topic(str(kit["wearable"])), encode_readings([{"measured_at": at, "hr": 60 + i % 50}])))
+    return out

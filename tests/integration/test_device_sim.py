@@ -43,7 +43,8 @@ class Subscriber:
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client, reason = connect(settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password)
+        # An ingest account of its own (the broker makes the username the client id): index 7, unused by ingest.
+        self.client, reason = connect(settings, f"{settings.mqtt_ingest_username}-7", settings.mqtt_ingest_password)
         assert not reason.is_failure, reason
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_: self._subscribed.set()

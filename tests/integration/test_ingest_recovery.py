@@ -1,13 +1,14 @@
-"""`kill -9` of ingest mid-burst, more published while it is down than Mosquitto's default queue holds,
-then a restart under the same client id: every reading stored exactly once."""
+"""`kill -9` of ingest with a batch in flight, more published while it is down than Mosquitto's default
+queue holds (1,000), then a restart with the same index: every PUBACKed reading stored exactly once.
+
+The moment of the kill is the test's, not the machine's: the writer is held (the test locks ``readings``)
+so the batches ingest has received are certainly uncommitted and unacknowledged when it dies.
+"""
 
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -16,89 +17,56 @@ from tests.integration.mqtt_helpers import (
     admit_patients,
     close,
     count,
+    deteriorating_messages,
+    drop_session,
+    health,
     loadgen_client,
+    metric,
+    numbered_messages,
     publish_all,
+    start_ingest,
+    stop_ingest,
     wait_until,
+    writer_held,
 )
 from vward.config import Settings
-from vward.contract import encode_readings, readings_topic
-from vward.ephemeral import free_port, settings_env
+from vward.ephemeral import free_port
 
-VWARD = str(Path(sys.executable).with_name("vward"))
-
-
-def _start_ingest(settings: Settings, metrics_port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **settings_env(settings),
-        "VWARD_INGEST_METRICS_PORT": str(metrics_port),
-        "VWARD_MQTT_CLIENT_ID": "vward-ingest-recovery-0",
-        "VWARD_INGEST_BATCH_MAX_READINGS": "500",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen([VWARD, "ingest", "--index", "0"], env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-def _messages(kits: list[dict[str, str | int]], start: datetime, first: int, n: int) -> list[tuple[str, bytes]]:
-    out = []
-    for i in range(first, first + n):
-        kit = kits[i % len(kits)]
-        at = (start + timedelta(seconds=i)).isoformat()
-        out.append((readings_topic(str(kit["wearable"])), encode_readings([{"measured_at": at, "hr": 60 + i % 50}])))
-    return out
+_INDEX = 1  # running_ingest uses 0
 
 
 def test_kill_9_mid_burst_then_restart_loses_and_duplicates_nothing(
     settings: Settings, clean_db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    kits = admit_patients(clean_db, settings, 5)
+    kits = admit_patients(clean_db, settings, 6)
+    probe, kits = kits[0], kits[1:]
     port = free_port()
-    start = datetime.now(UTC) - timedelta(hours=3)
-    ingest = _start_ingest(settings, port, tmp_path / "ingest.log")
+    ingest = start_ingest(settings, _INDEX, port, tmp_path / "ingest.log")
     try:
-        wait_until(lambda: _healthy(port), "ingest health")
+        wait_until(lambda: health(port)[0] == 200, "ingest health")
         publisher = loadgen_client(settings)
-        first_burst = _messages(kits, start, 0, 4000)
-        infos = [publisher.publish(topic, payload, qos=1) for topic, payload in first_burst]
-        wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") > 500, "ingest to be mid-burst")
-        ingest.send_signal(signal.SIGKILL)
-        ingest.wait(10)
-        for info in infos:
-            info.wait_for_publish(timeout=60)
-        stored_at_kill = count(clean_db, "SELECT count(*) FROM readings")
-        assert stored_at_kill < 4000, "the kill came too late to test anything"
-        publish_all(publisher, _messages(kits, start, 4000, 2500))  # > Mosquitto's default queue of 1000
+        publish_all(publisher, numbered_messages(kits, 0, 1000))
+        wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 1000, "the first 1000 committed")
+        with writer_held(settings):
+            publish_all(publisher, numbered_messages(kits, 1000, 3000))
+            publish_all(publisher, deteriorating_messages(probe, datetime.now(UTC)))
+            received = "vward_ingest_messages_received_total"
+            wait_until(lambda: metric(port, received) >= 4003, "ingest to hold 3003 uncommitted", 120)
+            ingest.send_signal(signal.SIGKILL)
+            ingest.wait(30)
+        assert count(clean_db, "SELECT count(*) FROM readings") <= 4000
+        publish_all(publisher, numbered_messages(kits, 4000, 2500))  # > Mosquitto's default queue of 1000
         close(publisher)
 
-        ingest = _start_ingest(settings, port, tmp_path / "ingest.log")
-        wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") >= 6500, "every reading", 120)
-        wait_until(lambda: _healthy(port), "ingest health")
-        assert count(clean_db, "SELECT count(*) FROM readings") == 6500
-        assert count(clean_db, "SELECT count(DISTINCT (device_id, measured_at)) FROM readings") == 6500
+        ingest = start_ingest(settings, _INDEX, port, tmp_path / "ingest.log")
+        wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") >= 6503, "every reading", 180)
+        wait_until(lambda: health(port)[0] == 200, "ingest health")
+        assert count(clean_db, "SELECT count(*) FROM readings") == 6503
+        assert count(clean_db, "SELECT count(DISTINCT (device_id, measured_at)) FROM readings") == 6503
         assert count(clean_db, "SELECT count(*) FROM quarantine") == 0
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
-            metrics = response.read().decode()
-        assert "vward_ingest_readings_stored_total" in metrics
+        alerts = clean_db.execute("SELECT admission_id, risk FROM alerts").fetchall()
+        assert alerts == [(probe["admission_id"], "high")], "the deteriorating patient's alert, exactly once"
+        assert metric(port, "vward_ingest_readings_stored_total") >= 2500
     finally:
-        if ingest.poll() is None:
-            ingest.send_signal(signal.SIGTERM)
-            assert ingest.wait(30) == 0, "ingest did not exit cleanly on SIGTERM"
-        _drop_session(settings)
-
-
-def _drop_session(settings: Settings) -> None:
-    """Ends the test's persistent session so the broker stops queueing for it."""
-    from tests.integration.mqtt_helpers import connect
-
-    client, _ = connect(
-        settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id="vward-ingest-recovery-0"
-    )
-    client.disconnect()
-    client.loop_stop()
+        stop_ingest(ingest)
+        drop_session(settings, _INDEX)

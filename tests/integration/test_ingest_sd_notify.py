@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 
+from ingest.worker import ingest_username
 from tests.integration.mqtt_helpers import close, connect
 from vward.config import Settings
 from vward.ephemeral import settings_env
@@ -21,7 +22,7 @@ VWARD = str(Path(sys.executable).with_name("vward"))
 def test_ingest_notifies_ready_pings_the_watchdog_and_says_stopping(
     settings: Settings, clean_db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    client_id = settings.mqtt_client_id  # index 0's
+    client_id = ingest_username(settings, 0)  # the account and client id of index 0
     path = str(tmp_path / "notify")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(path)
@@ -46,5 +47,5 @@ def test_ingest_notifies_ready_pings_the_watchdog_and_says_stopping(
             if ingest.poll() is None:
                 ingest.kill()
                 ingest.wait()
-    client, _ = connect(settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id=client_id)
+    client, _ = connect(settings, client_id, settings.mqtt_ingest_password, client_id=client_id)
     close(client)  # a clean session removes the one ingest left behind

@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from device_sim.fleet import load_fleet
 from device_sim.kit import KitConfig
 from device_sim.runner import run_simulation
 from ingest.metrics import IngestMetrics
-from ingest.worker import IngestWorker
+from ingest.worker import IngestWorker, ingest_username
 from tests.integration.mqtt_helpers import admit_patients, count, wait_until
 from vward import mqtt_client
 from vward.config import Settings
@@ -54,7 +53,7 @@ def tls_settings(test_services: EphemeralServices) -> Settings:
 @pytest.fixture
 def tls_ingest(tls_settings: Settings) -> Iterator[IngestWorker]:
     stop = threading.Event()
-    worker = IngestWorker(tls_settings, metrics=IngestMetrics(), client_id=f"vward-ingest-tls-{uuid.uuid4().hex[:8]}")
+    worker = IngestWorker(tls_settings, metrics=IngestMetrics(), index=1)  # an ingest account of its own
     thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"leave": True}, daemon=True)
     thread.start()
     assert worker.subscribed.wait(30), "ingest did not subscribe over TLS"
@@ -95,8 +94,9 @@ def test_simulated_devices_reach_ingest_over_tls(
 
 def _connack(settings: Settings) -> mqtt.ReasonCode | Exception:
     """The broker's answer to the ingest account connecting with these settings, or the error raised."""
+    account = ingest_username(settings, 2)
     client = mqtt_client.new_client(
-        settings, client_id="", username=settings.mqtt_ingest_username, password=settings.mqtt_ingest_password
+        settings, client_id=account, username=account, password=settings.mqtt_ingest_password
     )
     answered = threading.Event()
     result: dict[str, mqtt.ReasonCode] = {}

@@ -41,4 +41,4 @@ def test_first_run_chores(settings: Settings, clean_db: psycopg.Connection) -> N
     )
     assert _setup(settings, "broker-passwords").returncode == 0
     passwords = (Path(settings.state_dir) / "mosquitto" / "passwords").read_text()
-    assert "ox-424242:$7$101$c2FsdA==$aGFzaA==" in passwords and "vward-ingest:$7$" in passwords
+    assert "ox-424242:$7$101$c2FsdA==$aGFzaA==" in passwords and "vward-ingest-0:$7$" in passwords

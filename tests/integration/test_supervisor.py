@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from console.platform import PROCESSES, start_processes, stop_processes
+from ingest.worker import ingest_username
 from tests.integration.mqtt_helpers import close, connect, wait_until
 from vward import pidfiles
 from vward.config import Settings
@@ -70,11 +71,9 @@ def platform(settings: Settings, clean_db: psycopg.Connection, tmp_path: Path) -
     started = Platform(settings, tmp_path / "state")
     yield started
     stop_processes(started.settings)
-    prefix = settings.mqtt_client_id.rsplit("-", 1)[0]
     for index in (0, 1):  # leave no persistent session queueing this session's messages
-        client, _ = connect(
-            settings, settings.mqtt_ingest_username, settings.mqtt_ingest_password, client_id=f"{prefix}-{index}"
-        )
+        account = ingest_username(settings, index)
+        client, _ = connect(settings, account, settings.mqtt_ingest_password, client_id=account)
         close(client)
 
 

@@ -14,7 +14,15 @@ from vward.config import DEV_SECRET, Settings
 from vward.contract import READINGS_TOPIC_FILTER
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-PATH_DEPENDENT = {"pid_file", "listener", "password_file", "acl_file", "persistence_location", "log_dest"}
+PATH_DEPENDENT = {
+    "pid_file",
+    "listener",
+    "password_file",
+    "plugin",
+    "plugin_opt_config_file",
+    "persistence_location",
+    "log_dest",
+}
 
 
 def conf_values(text: str) -> dict[str, list[str]]:
@@ -26,25 +34,6 @@ def conf_values(text: str) -> dict[str, list[str]]:
             key, _, value = line.partition(" ")
             values.setdefault(key, []).append(value.strip())
     return values
-
-
-def acl_entries(text: str) -> set[tuple[str, str, str]]:
-    """(user or "pattern", access, topic) for every rule of a Mosquitto ACL file."""
-    entries: set[tuple[str, str, str]] = set()
-    user = "*"
-    for line in text.splitlines():
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        if words[0] == "user":
-            user = words[1]
-        elif words[0] == "topic":
-            entries.add((user, words[1], words[2]))
-        elif words[0] == "pattern":
-            entries.add(("pattern", words[1], words[2]))
-        else:
-            raise AssertionError(f"unexpected ACL line: {line!r}")
-    return entries
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +51,11 @@ def test_broker_limits_and_security_match_mqtt_auth(conf: dict[str, list[str]]) 
     assert conf["max_queued_bytes"] == [str(mqtt_auth.MAX_QUEUED_BYTES)]
     assert conf["max_inflight_messages"] == ["20000"]
     assert conf["allow_anonymous"] == ["false"]
+    assert conf["use_username_as_clientid"] == ["true"]
     assert conf["persistence"] == ["true"]
+    assert "acl_file" not in conf, "an acl_file grants every subscription; authorisation is the plugin's"
+    assert Path(conf["plugin"][0]).name == Path(mqtt_auth.DYNSEC_PLUGIN).name
+    assert Path(conf["plugin_opt_config_file"][0]).name == mqtt_auth.DYNSEC_FILE
     assert "8883" not in conf["listener"], "the TLS listener is an example, commented out"
 
 
@@ -73,18 +66,43 @@ def test_every_path_independent_setting_equals_the_local_platform(conf: dict[str
     assert set(conf) - PATH_DEPENDENT <= set(local), "deploy config has a setting the local platform lacks"
 
 
-def test_acl_grants_exactly_what_mqtt_auth_grants() -> None:
-    deployed = acl_entries((DEPLOY / "mosquitto" / "acl").read_text())
-    assert ("vward-ingest", "read", READINGS_TOPIC_FILTER) in deployed
-    assert ("vward-loadgen", "write", READINGS_TOPIC_FILTER) in deployed
-    assert ("pattern", "write", "vward/v1/devices/%u/readings") in deployed
-    assert [e for e in deployed if e[0] == "pattern"] == [("pattern", "write", "vward/v1/devices/%u/readings")]
-    assert deployed == acl_entries(mqtt_auth.acl_rules())
+def test_the_plugin_denies_by_default_and_grants_exactly_the_roles() -> None:
+    config = mqtt_auth.dynsec_config("vward-ingest", ["ox-000001"])
+    assert config["defaultACLAccess"] == {
+        "publishClientSend": False,
+        "publishClientReceive": True,
+        "subscribe": False,
+        "unsubscribe": True,
+    }
+    grants = {
+        role["rolename"]: {(acl["acltype"], acl["topic"]) for acl in role["acls"] if acl["allow"]}
+        for role in config["roles"]
+    }
+    assert grants["device:ox-000001"] == {("publishClientSend", "vward/v1/devices/ox-000001/readings")}
+    assert grants["loadgen"] == {("publishClientSend", READINGS_TOPIC_FILTER)}
+    assert grants["ingest"] == {
+        ("subscribePattern", READINGS_TOPIC_FILTER),
+        ("subscribePattern", f"$share/ingest/{READINGS_TOPIC_FILTER}"),
+    }
+    subscribers = {name for name, acls in grants.items() if any(kind.startswith("subscribe") for kind, _ in acls)}
+    assert subscribers == {"ingest", "admin", "healthcheck"}
+    roles = {c["username"]: [r["rolename"] for r in c["roles"]] for c in config["clients"]}
+    assert roles["ox-000001"] == ["device:ox-000001"] and roles["vward-ingest-0"] == ["ingest"]
+    assert all("password" not in c for c in config["clients"]), "passwords live in the password file only"
+
+
+def test_device_commands_add_and_remove_exactly_the_difference() -> None:
+    commands = mqtt_auth.device_commands({"ox-000001", "bp-000001"}, {"ox-000001", "th-000002"})
+    assert [(c["command"], c.get("username") or c.get("rolename")) for c in commands] == [
+        ("createRole", "device:th-000002"),
+        ("createClient", "th-000002"),
+        ("deleteClient", "bp-000001"),
+        ("deleteRole", "device:bp-000001"),
+    ]
 
 
 def test_broker_files_are_where_compose_mounts_them(conf: dict[str, list[str]], compose: dict) -> None:
     mounts = compose["services"]["mosquitto"]["volumes"]
-    assert f"./mosquitto/acl:{conf['acl_file'][0]}:ro" in mounts
     assert "./mosquitto/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro" in mounts
     auth_dir = str(Path(conf["password_file"][0]).parent)
     assert f"mosquitto-auth:{auth_dir}" in mounts
@@ -93,10 +111,11 @@ def test_broker_files_are_where_compose_mounts_them(conf: dict[str, list[str]], 
     web = compose["services"]["web"]
     assert f"mosquitto-auth:{web['environment']['VWARD_STATE_DIR']}/mosquitto" in web["volumes"]
     assert Path(conf["password_file"][0]).name == "passwords"
+    assert str(Path(conf["plugin_opt_config_file"][0]).parent) == auth_dir
 
 
 def test_compose_has_every_service(compose: dict) -> None:
-    expected = {"timescaledb", "mosquitto", "redis", "migrate", "ingest-0", "ingest-1", "hub", "web", "simulator"}
+    expected = {"timescaledb", "mosquitto", "redis", "migrate", "ingest-0", "hub", "web", "simulator"}
     services = compose["services"]
     assert expected <= set(services)
     assert services["timescaledb"]["image"] == "timescale/timescaledb:latest-pg15"
@@ -104,7 +123,7 @@ def test_compose_has_every_service(compose: dict) -> None:
     assert services["redis"]["image"] == "redis:7"
     assert services["simulator"]["profiles"] == ["demo"]
     assert services["migrate"]["command"] == ["migrate"]
-    for name in ("ingest-0", "ingest-1", "hub", "web"):
+    for name in ("ingest-0", "hub", "web"):
         assert services[name]["restart"] == "unless-stopped"
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
 
@@ -112,7 +131,7 @@ def test_compose_has_every_service(compose: dict) -> None:
 def test_ingest_processes_have_distinct_indices_and_matching_healthchecks(compose: dict) -> None:
     metrics_port = Settings().ingest_metrics_port
     indices = []
-    for name in ("ingest-0", "ingest-1"):
+    for name in ("ingest-0",):
         service = compose["services"][name]
         command = service["command"]
         assert command[:2] == ["ingest", "--index"]
@@ -129,7 +148,7 @@ def _vward_services(compose: dict) -> dict[str, dict]:
 def test_every_vward_variable_is_a_real_setting(compose: dict) -> None:
     known = {f"VWARD_{name.upper()}" for name in Settings.model_fields}
     services = _vward_services(compose)
-    assert {"migrate", "ingest-0", "ingest-1", "hub", "web", "simulator"} <= set(services)
+    assert {"migrate", "ingest-0", "hub", "web", "simulator"} <= set(services)
     for name, service in services.items():
         env = service["environment"]
         assert env["VWARD_MODE"] == "production", name
@@ -139,7 +158,7 @@ def test_every_vward_variable_is_a_real_setting(compose: dict) -> None:
 
 def test_every_secret_must_be_given(compose: dict) -> None:
     secrets = [f"VWARD_{name.upper()}" for name, field in Settings.model_fields.items() if field.default == DEV_SECRET]
-    assert len(secrets) == 4
+    assert len(secrets) == 5
     required = re.compile(r"\$\{(\w+):\?[^}]+\}")
     for name, service in _vward_services(compose).items():
         env = service["environment"]

@@ -54,7 +54,11 @@ def test_a_client_is_built_with_tls_only_when_asked(tmp_path: Path) -> None:
 def test_generated_tls_listener_is_the_deploy_example(tmp_path: Path) -> None:
     generated = _directives(listener_lines(8883, tls_files(Path("/mosquitto/certs"))))
     commented = [line.removeprefix("#") for line in DEPLOY_CONF.read_text().splitlines() if line.startswith("#")]
-    deployed = [d for d in _directives(commented) if d[0] in {"listener", "certfile", "keyfile", "tls_version"}]
+    deployed = [
+        d
+        for d in _directives(commented)
+        if d[0] in {"listener", "use_username_as_clientid", "certfile", "keyfile", "tls_version"}
+    ]
     assert [key for key, _ in deployed] == [key for key, _ in generated]
     assert ("tls_version", TLS_VERSION) in deployed
     assert ("listener", "8883") in deployed
