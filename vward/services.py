@@ -281,6 +281,10 @@ def _start_mosquitto_daemon(mdir: Path, port: int) -> None:
     _wait_for(lambda: _port_open(port), "Mosquitto")
 
 
+def mosquitto_running(base: Path) -> bool:
+    return _pid_alive(mosquitto_dir(base) / "mosquitto.pid") is not None
+
+
 def restart_mosquitto(base: Path, port: int) -> None:
     """Stops the broker (it saves its persistence file) and starts it again on the same files."""
     stop_mosquitto(base)
