@@ -133,6 +133,7 @@ class IngestWorker:
         self.batch = Batch()
         self.held: list[Message] = []  # decoded once the device directory can answer again
         self.generation = 0
+        self.handed_over_at = 0.0  # monotonic time of the last hand-over, for their spacing
         self.outage = OutageLog(log, settings.ingest_outage_log_interval_s)
         self.topic = (
             f"$share/{settings.mqtt_shared_group}/{READINGS_TOPIC_FILTER}"
@@ -248,6 +249,8 @@ class IngestWorker:
                     open_messages=len(self.batch.messages),
                     writer_busy=self.writer.busy(),
                     limit_readings=self.settings.ingest_batch_limit_readings,
+                    since_last_s=now - self.handed_over_at,
+                    min_interval_s=self.settings.ingest_batch_min_interval_s,
                 ):
                     self._hand_over()
             if leave:
@@ -262,16 +265,18 @@ class IngestWorker:
             self.writer.close()
 
     def _loop_timeout(self, next_check: float) -> float:
-        """Polling while a commit is in flight (its acks should go out soon); at once for an idle writer."""
+        """Polling while a commit is in flight (its acks should go out soon); soon for an idle writer."""
         if self.writer.busy():
             return _WRITER_POLL_S
         if self.batch.messages:
-            return max(0.0, next_check - time.monotonic())
+            due = max(next_check, self.handed_over_at + self.settings.ingest_batch_min_interval_s)
+            return max(0.0, due - time.monotonic())
         return _IDLE_POLL_S
 
     def _hand_over(self) -> None:
         """Gives the open batch to the writer (waiting for the previous commit) and starts a new one."""
         batch, self.batch = self.batch, Batch()
+        self.handed_over_at = time.monotonic()
         self.writer.submit(batch, batch.store_request())
         self._ack(self.writer.committed())
 

@@ -2,24 +2,44 @@
 
 from ingest.batching import hand_over_now
 
+LIMIT, SPACING = 50_000, 0.02
+
+
+def due(readings: int, messages: int, *, busy: bool, since_last_s: float = 1.0) -> bool:
+    return hand_over_now(
+        readings,
+        open_messages=messages,
+        writer_busy=busy,
+        limit_readings=LIMIT,
+        since_last_s=since_last_s,
+        min_interval_s=SPACING,
+    )
+
 
 def test_idle_writer_takes_a_single_message_at_once() -> None:
-    assert hand_over_now(1, open_messages=1, writer_busy=False, limit_readings=50_000)
+    assert due(1, 1, busy=False)
 
 
 def test_nothing_open_nothing_handed_over() -> None:
-    assert not hand_over_now(0, open_messages=0, writer_busy=False, limit_readings=50_000)
-    assert not hand_over_now(0, open_messages=0, writer_busy=True, limit_readings=0)
+    assert not due(0, 0, busy=False)
+    assert not due(0, 0, busy=True)
 
 
 def test_batch_grows_while_the_writer_is_busy() -> None:
-    assert not hand_over_now(49_999, open_messages=900, writer_busy=True, limit_readings=50_000)
+    assert not due(LIMIT - 1, 900, busy=True)
 
 
 def test_batch_at_its_limit_goes_to_a_busy_writer() -> None:
-    assert hand_over_now(50_000, open_messages=900, writer_busy=True, limit_readings=50_000)
+    assert due(LIMIT, 900, busy=True)
+    assert due(LIMIT, 900, busy=True, since_last_s=0.0)
+
+
+def test_hand_overs_are_spaced() -> None:
+    """Right after a short commit the next batch waits out the spacing; once it has passed it goes."""
+    assert not due(10, 10, busy=False, since_last_s=SPACING / 2)
+    assert due(10, 10, busy=False, since_last_s=SPACING)
 
 
 def test_message_of_only_refused_readings_still_counts() -> None:
     """A message whose readings were all quarantined still needs its commit (and its ack)."""
-    assert hand_over_now(0, open_messages=1, writer_busy=False, limit_readings=50_000)
+    assert due(0, 1, busy=False)
