@@ -3,7 +3,8 @@
 paho's network loop is driven by hand (``client.loop``) on one thread: ``on_message`` only decodes and
 appends to the open batch, which is handed to the writer process (``ingest.writer``) as soon as the writer
 is idle (group commit, ``ingest.batching``); the writer stores and commits it while the next one fills, so
-a batch grows only while a commit is in flight and a lone reading at low load waits for nobody.
+a batch grows only while a commit is in flight and a lone reading at low load waits at most the spacing
+between hand-overs (``VWARD_INGEST_BATCH_MIN_INTERVAL_S``).
 
 A message is acknowledged (manual PUBACK, sent from the paho thread) only after the transaction holding
 its readings, its quarantine rows and any alerts it raised has committed; a crash before that means the
@@ -74,7 +75,6 @@ class Message:
 class Batch:
     messages: list[Message] = field(default_factory=list)
     readings: int = 0
-    opened_at: float = 0.0
 
     def store_request(self) -> StoreRequest:
         """What the writer process needs: the readings as columns, the messages for quarantine."""
@@ -184,8 +184,6 @@ class IngestWorker:
         self._append(message)
 
     def _append(self, message: Message) -> None:
-        if not self.batch.messages:
-            self.batch.opened_at = time.monotonic()
         self.batch.messages.append(message)
         self.batch.readings += len(message.accepted) + len(message.rejected)
 
