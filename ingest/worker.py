@@ -1,11 +1,14 @@
 """The ingest process: MQTT in, batches scored and stored, broker acknowledged only after commit.
 
 paho's network loop is driven by hand (``client.loop``) on one thread: ``on_message`` only decodes and
-appends to the open batch, which is handed to the writer process (``ingest.writer``) when it is full or
-old enough; the writer stores and commits it while the next one fills. A message is acknowledged (manual
-PUBACK, sent from the paho thread) only after the transaction holding its readings, its quarantine rows
-and any alerts it raised has committed; a crash before that means the broker redelivers it, and the
-unique key on (device, measurement time) makes the redelivery harmless.
+appends to the open batch, which is handed to the writer process (``ingest.writer``) as soon as the writer
+is idle (group commit, ``ingest.batching``); the writer stores and commits it while the next one fills, so
+a batch grows only while a commit is in flight and a lone reading at low load waits at most the spacing
+between hand-overs (``VWARD_INGEST_BATCH_MIN_INTERVAL_S``).
+
+A message is acknowledged (manual PUBACK, sent from the paho thread) only after the transaction holding
+its readings, its quarantine rows and any alerts it raised has committed; a crash before that means the
+broker redelivers it, and the unique key on (device, measurement time) makes the redelivery harmless.
 
 The session is persistent (clean_session false) under a fixed client id per process (``vward-ingest-0``,
 ``-1``, ...), so a restarted process takes its session and its queued messages back. A planned
@@ -30,6 +33,7 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 import psycopg
 
+from ingest.batching import hand_over_now
 from ingest.committer import StoreOutcome, StoreRequest
 from ingest.decode import Limits, Reason, Rejection, check_device, check_reading, parse_payload
 from ingest.devices import DeviceDirectory, DirectoryUnavailable
@@ -44,6 +48,7 @@ from vward.contract import READINGS_TOPIC_FILTER, Reading
 log = logging.getLogger(__name__)
 _WRITER_POLL_S = 0.01  # how soon the paho thread notices a commit when no messages wake it
 _CHECK_INTERVAL_S = 0.005  # how often, at most, it looks at the writer and the open batch
+_IDLE_POLL_S = 0.2  # nothing open, nothing in flight: how often held messages are retried
 _DIRECTORY_CONNECT_S = 3
 
 
@@ -70,7 +75,6 @@ class Message:
 class Batch:
     messages: list[Message] = field(default_factory=list)
     readings: int = 0
-    opened_at: float = 0.0
 
     def store_request(self) -> StoreRequest:
         """What the writer process needs: the readings as columns, the messages for quarantine."""
@@ -129,6 +133,7 @@ class IngestWorker:
         self.batch = Batch()
         self.held: list[Message] = []  # decoded once the device directory can answer again
         self.generation = 0
+        self.handed_over_at = 0.0  # monotonic time of the last hand-over, for their spacing
         self.outage = OutageLog(log, settings.ingest_outage_log_interval_s)
         self.topic = (
             f"$share/{settings.mqtt_shared_group}/{READINGS_TOPIC_FILTER}"
@@ -179,8 +184,6 @@ class IngestWorker:
         self._append(message)
 
     def _append(self, message: Message) -> None:
-        if not self.batch.messages:
-            self.batch.opened_at = time.monotonic()
         self.batch.messages.append(message)
         self.batch.readings += len(message.accepted) + len(message.rejected)
 
@@ -231,7 +234,7 @@ class IngestWorker:
             self._connect(stop)
             next_check = 0.0
             while not stop.is_set():
-                if self.client.loop(timeout=self._loop_timeout()) != mqtt.MQTT_ERR_SUCCESS:
+                if self.client.loop(timeout=self._loop_timeout(next_check)) != mqtt.MQTT_ERR_SUCCESS:
                     self._reconnect(stop)
                 # paho's loop handles one packet per call; checking the writer after every one cost ~5%.
                 if (now := time.monotonic()) < next_check:
@@ -239,7 +242,14 @@ class IngestWorker:
                 next_check = now + _CHECK_INTERVAL_S
                 self._ack(self.writer.committed())
                 self._release_held()
-                if self._batch_due() and (not self.writer.busy() or self._batch_at_limit()):
+                if hand_over_now(
+                    self.batch.readings,
+                    open_messages=len(self.batch.messages),
+                    writer_busy=self.writer.busy(),
+                    limit_readings=self.settings.ingest_batch_limit_readings,
+                    since_last_s=now - self.handed_over_at,
+                    min_interval_s=self.settings.ingest_batch_min_interval_s,
+                ):
                     self._hand_over()
             if leave:
                 self.client.unsubscribe(self.topic)
@@ -252,31 +262,19 @@ class IngestWorker:
         finally:
             self.writer.close()
 
-    def _loop_timeout(self) -> float:
-        """Until the open batch is due; polling while a commit is in flight, whose acks should go out soon."""
-        max_wait = self.settings.ingest_batch_max_wait_s
-        timeout = (
-            max_wait
-            if not self.batch.messages
-            else max(0.0, min(max_wait, self.batch.opened_at + max_wait - time.monotonic()))
-        )
-        return _WRITER_POLL_S if self.writer.busy() else timeout
-
-    def _batch_at_limit(self) -> bool:
-        """While the writer is busy a due batch keeps growing, so neither side waits, up to this limit."""
-        return self.batch.readings >= self.settings.ingest_batch_limit_readings
-
-    def _batch_full(self) -> bool:
-        return self.batch.readings >= self.settings.ingest_batch_max_readings
-
-    def _batch_due(self) -> bool:
-        return bool(self.batch.messages) and (
-            self._batch_full() or time.monotonic() - self.batch.opened_at >= self.settings.ingest_batch_max_wait_s
-        )
+    def _loop_timeout(self, next_check: float) -> float:
+        """Polling while a commit is in flight (its acks should go out soon); soon for an idle writer."""
+        if self.writer.busy():
+            return _WRITER_POLL_S
+        if self.batch.messages:
+            due = max(next_check, self.handed_over_at + self.settings.ingest_batch_min_interval_s)
+            return max(0.0, due - time.monotonic())
+        return _IDLE_POLL_S
 
     def _hand_over(self) -> None:
         """Gives the open batch to the writer (waiting for the previous commit) and starts a new one."""
         batch, self.batch = self.batch, Batch()
+        self.handed_over_at = time.monotonic()
         self.writer.submit(batch, batch.store_request())
         self._ack(self.writer.committed())
 

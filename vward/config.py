@@ -61,9 +61,10 @@ class Settings(BaseSettings):
     mqtt_tls_port: int | None = 58883
 
     # Ingest
-    ingest_batch_max_readings: int = 5000  # a batch this big is handed over as soon as the writer is free
-    ingest_batch_limit_readings: int = 50000  # ... and grows to at most this while the writer is busy
-    ingest_batch_max_wait_s: float = 0.2
+    # The open batch goes to the writer as soon as it is idle (group commit, hand-overs spaced by the
+    # interval) and grows only while a commit is in flight, up to this many readings; then ingest waits.
+    ingest_batch_limit_readings: int = 50000
+    ingest_batch_min_interval_s: float = 0.02  # hand-overs at least this far apart (caps commits' fixed cost)
     ingest_max_payload_bytes: int = 256 * 1024
     ingest_late_window: timedelta = timedelta(hours=72)
     ingest_future_tolerance: timedelta = timedelta(minutes=2)

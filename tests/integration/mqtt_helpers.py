@@ -123,7 +123,6 @@ def start_ingest(settings: Settings, index: int, metrics_port: int, log: Path, *
     environment = {
         **settings_env(settings),
         "VWARD_INGEST_METRICS_PORT": str(metrics_port - index),  # ingest serves on this + its index
-        "VWARD_INGEST_BATCH_MAX_READINGS": "500",
         **{f"VWARD_{key.upper()}": value for key, value in env.items()},
     }
     with log.open("ab") as out:

@@ -61,7 +61,12 @@ def test_directory_keeps_its_cache_and_backs_off_while_the_database_is_down() ->
     admitted = datetime(2026, 11, 28, tzinfo=UTC)
     database = _Database([("ox-000001", 7, admitted, 1)])
     clock = [0.0]
-    directory = DeviceDirectory(database, ttl_s=15, clock=lambda: clock[0])  # type: ignore[arg-type]
+    directory = DeviceDirectory(
+        database,  # type: ignore[arg-type]
+        ttl_s=15,
+        clock=lambda: clock[0],
+        background=lambda reload: reload(),  # the reload runs in the lookup that starts it
+    )
     known = DeviceAssignment("ox-000001", 7, admitted, 1)
     assert directory.lookup("ox-000001") == known
     database.down = True
@@ -77,3 +82,26 @@ def test_directory_keeps_its_cache_and_backs_off_while_the_database_is_down() ->
     clock[0] = 30.0
     assert directory.lookup("ox-000002") == DeviceAssignment("ox-000002", 8, admitted, 2)
     assert directory.available
+
+
+def test_a_reload_after_the_first_runs_in_the_background_and_the_cache_answers_meanwhile() -> None:
+    """Reloading on paho's thread stalled every message behind it; only the first load is inline."""
+    admitted = datetime(2026, 11, 28, tzinfo=UTC)
+    database = _Database([("ox-000001", 7, admitted, 1)])
+    clock, started = [0.0], []
+    directory = DeviceDirectory(
+        database,  # type: ignore[arg-type]
+        ttl_s=15,
+        clock=lambda: clock[0],
+        background=started.append,
+    )
+    assert directory.lookup("ox-000001") == DeviceAssignment("ox-000001", 7, admitted, 1)  # first load inline
+    assert started == []
+    database.rows[0] = ("ox-000001", 9, admitted, 1)  # readmitted
+    clock[0] = 20.0
+    assert directory.lookup("ox-000001") == DeviceAssignment("ox-000001", 7, admitted, 1)  # old cache answers
+    assert directory.lookup("ox-000001") == DeviceAssignment("ox-000001", 7, admitted, 1)
+    assert len(started) == 1  # one reload at a time
+    started[0]()
+    assert directory.lookup("ox-000001") == DeviceAssignment("ox-000001", 9, admitted, 1)
+    assert len(started) == 1
