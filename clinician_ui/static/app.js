@@ -1,4 +1,6 @@
-// Live queue: SSE from the alert stream; on each event, re-fetch the queue fragment (the server renders it).
+// Live queue: SSE from the alert stream, and a slow poll (a score can rise within its band without an alert
+// event); either re-fetches the queue fragment (the server renders it). New cards are marked, counted in the
+// title, and chime when this device opted in (a localStorage preference; the tone is synthesised, no file).
 (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -14,16 +16,76 @@
     });
   }
 
+  const CHIME_KEY = "vward.chime";
+  let audio = null;
+
+  function chimeWanted() {
+    try { return localStorage.getItem(CHIME_KEY) === "on"; } catch (e) { return false; }
+  }
+
+  function chime() {
+    if (!chimeWanted()) return;
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    audio = audio || new Ctx();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.4);
+  }
+
+  function setupChime() {
+    const box = document.getElementById("chime-optin");
+    if (!box) return;
+    box.checked = chimeWanted();
+    box.addEventListener("change", function () {
+      try { localStorage.setItem(CHIME_KEY, box.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+      if (box.checked) chime();  // a user gesture: lets the browser start audio, and lets her hear it
+    });
+  }
+
+  function cardIds(queue) {
+    return new Set(Array.from(queue.querySelectorAll("li.alert")).map(function (li) { return li.id; }));
+  }
+
+  function updateTitle() {
+    const counts = document.getElementById("queue-counts");
+    if (!counts) return;
+    const n = Number(counts.dataset.total || 0);
+    document.title = (n ? "(" + n + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+  }
+
+  function markNew(li) {
+    li.classList.add("fresh");
+    if (li.querySelector(".new-flag")) return;
+    const flag = document.createElement("strong");
+    flag.className = "new-flag";
+    flag.textContent = "New";
+    li.querySelector(".row1").prepend(flag);
+  }
+
   function refreshQueue(changedId) {
     fetch("/fragments/queue", { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         const queue = document.getElementById("queue");
+        const before = cardIds(queue);
+        const fresh = Array.from(queue.querySelectorAll("li.fresh")).map(function (li) { return li.id; });
         const open = Array.from(queue.querySelectorAll("details[open]")).map(function (d) { return d.closest("li").id; });
         queue.innerHTML = html;
         open.forEach(function (id) { const li = document.getElementById(id); if (li) li.querySelector("details").open = true; });
-        const row = document.getElementById("alert-" + changedId);
+        let arrived = false;
+        queue.querySelectorAll("li.alert").forEach(function (li) {
+          if (!before.has(li.id)) { arrived = true; markNew(li); } else if (fresh.indexOf(li.id) >= 0) { markNew(li); }
+        });
+        const row = changedId ? document.getElementById("alert-" + changedId) : null;
         if (row) row.classList.add("fresh");
+        if (arrived) chime();
+        updateTitle();
         tickCountdowns();
       })
       .catch(function () {});
@@ -62,6 +124,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     const queue = document.getElementById("queue");
-    if (queue) { startLive(queue); setupPush(); tickCountdowns(); setInterval(tickCountdowns, 30000); }
+    if (queue) {
+      startLive(queue); setupPush(); setupChime(); tickCountdowns(); setInterval(tickCountdowns, 30000);
+      setInterval(function () { refreshQueue(null); }, 1000 * Number(queue.dataset.pollS || 20));
+      queue.addEventListener("click", function () { if (audio && audio.state === "suspended") audio.resume(); });
+    }
   });
 })();
