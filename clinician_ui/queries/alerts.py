@@ -122,3 +122,17 @@ def notes(conn: psycopg.Connection, *, admission_id: int) -> list[dict[str, Any]
         )
         .fetchall()
     )
+
+
+def timeline(conn: psycopg.Connection, *, admission_id: int) -> list[dict[str, Any]]:
+    """Every transition of this admission's alerts, newest first, with who made it (None: the system)."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "SELECT e.at, e.event, e.alert_id, e.to_status, e.risk, e.note, a.trigger, u.display_name AS actor"
+            " FROM alert_events e JOIN alerts a ON a.id = e.alert_id LEFT JOIN users u ON u.id = e.actor_id"
+            " WHERE a.admission_id = %s ORDER BY e.at DESC, e.id DESC LIMIT 200",
+            (admission_id,),
+        )
+        .fetchall()
+    )

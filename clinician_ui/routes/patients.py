@@ -21,6 +21,7 @@ from clinician_ui.errors import BadInput, NotFound
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
+from clinician_ui.queue import annotate
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import Moment, StrictIn
 from clinician_ui.security import User
@@ -111,8 +112,12 @@ def _record(conn: Any, admission_id: int, user: User, settings: Settings, now: d
         "escalation_plan": plan,
         "plan_review_due": plan is not None and plan.review_on <= utc_day(now),
         "readings": readings,
-        "alerts": alerts_q.history(conn, admission_id),
+        "alerts": [
+            annotate(a, now)
+            for a in alerts_q.history(conn, admission_id, windows=alerts_q.TrendWindows.from_settings(settings))
+        ],
         "notes": alerts_q.notes(conn, admission_id=admission_id),
+        "timeline": alerts_q.timeline(conn, admission_id=admission_id),
     }
 
 

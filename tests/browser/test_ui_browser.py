@@ -147,7 +147,7 @@ def test_admit_full_ward_live_alert_and_discharge(
             nurse.screenshot(path=str(SHOTS / "hub-resolved-phone.png"), full_page=True)
 
             coord.goto(f"{server}/patients/{admission_id}")
-            expect(coord.get_by_text("Phoned: breathless, GP informed")).to_be_visible()
+            expect(coord.locator("#notes")).to_contain_text("Phoned: breathless, GP informed")
             coord.get_by_label("Outcome").select_option("recovered_at_home")
             coord.get_by_role("button", name="Discharge").click()
             expect(coord.get_by_text("discharged", exact=False).first).to_be_visible()
