@@ -122,6 +122,25 @@
     });
   }
 
+  // Discharge, transfer and cutting a ward's beds ask first: each is hard to undo from a phone in a hallway.
+  function confirmText(form) {
+    if (form.dataset.confirm) {
+      const sel = form.querySelector("select");
+      return form.dataset.confirm + (sel ? " " + sel.options[sel.selectedIndex].text : "") + "?";
+    }
+    if (form.dataset.confirmCut) {
+      const beds = Number(form.querySelector("input[name=beds]").value);
+      const now = Number(form.dataset.confirmCut);
+      if (beds < now) return "Cut " + form.dataset.ward + " from " + now + " to " + beds + " beds?";
+    }
+    return "";
+  }
+
+  document.addEventListener("submit", function (ev) {
+    const msg = confirmText(ev.target);
+    if (msg && !window.confirm(msg)) ev.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     const queue = document.getElementById("queue");
     if (queue) {

@@ -83,6 +83,8 @@ def test_admit_full_ward_live_alert_and_discharge(
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         try:
             coord = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
+            dialogs: list[str] = []
+            coord.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
             sign_in(coord, server, "coordinator")
             coord.goto(f"{server}/capacity")
             coord.get_by_label("Beds for Acute oncology virtual ward").fill("2")
@@ -152,6 +154,10 @@ def test_admit_full_ward_live_alert_and_discharge(
             coord.get_by_role("button", name="Discharge").click()
             expect(coord.get_by_text("discharged", exact=False).first).to_be_visible()
             coord.screenshot(path=str(SHOTS / "patient-discharged.png"), full_page=True)
+            assert dialogs == [
+                "Cut Acute oncology virtual ward from 10 to 2 beds?",
+                "Discharge Iris Browser1, outcome: Recovered at home?",
+            ]
         finally:
             browser.close()
     assert (
