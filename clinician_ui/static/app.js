@@ -142,6 +142,10 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A table that scrolls sideways on a phone must be reachable by keyboard to be scrolled.
+    document.querySelectorAll("table, .scroll").forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth) el.tabIndex = 0;
+    });
     const queue = document.getElementById("queue");
     if (queue) {
       startLive(queue); setupPush(); setupChime(); tickCountdowns(); setInterval(tickCountdowns, 30000);

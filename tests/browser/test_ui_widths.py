@@ -1,11 +1,14 @@
-"""Phone-first: every page at 360 × 740 and 1440 × 900 is no wider than the screen, and every tap target on
-it is at least 44 px high. Screenshots of each page at both sizes go to test-artifacts/screenshots/."""
+"""Phone-first and accessible: every page at 360 × 740 and 1440 × 900 is no wider than the screen, every tap
+target on it is at least 44 px high, and axe-core (bundled by axe-playwright-python, nothing downloaded)
+finds no serious or critical violation. Screenshots of each page at both sizes go to
+test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, sync_playwright
 
 from tests.browser.alert_seeds import HIGH_8, seed_news2, store
@@ -14,6 +17,7 @@ from vward.config import Settings
 
 __all__ = ["server"]
 
+AXE = Axe()
 VIEWPORTS = ((360, 740), (1440, 900))
 CLINICAL = ("/", "/capacity", "/admissions/new", "/patients/{a}", "/patients/{a}/escalation-plan", "/reports")
 ADMIN = (
@@ -42,6 +46,10 @@ def measure(page: Page, base: str, path: str, size: tuple[int, int], problems: l
     small = page.evaluate(_SMALL_TARGETS)
     if small:
         problems.append(f"{path} at {size[0]} px has tap targets under 44 px: {small}")
+    for v in AXE.run(page).response["violations"]:
+        if v["impact"] in ("serious", "critical"):
+            where = ", ".join(n["html"][:80] for n in v["nodes"][:3])
+            problems.append(f"{path} at {size[0]} px: axe {v['id']} ({v['impact']}): {where}")
     name = path.strip("/").replace("/", "-") or "queue"
     page.screenshot(path=str(SHOTS / f"page-{name}-{size[0]}x{size[1]}.png"), full_page=True)
 
