@@ -136,9 +136,60 @@
     return "";
   }
 
+  // Forms marked data-inline-errors are sent in the background: on success the browser goes where the server
+  // redirects; on a refusal the page stays (the input kept) and each message stands beside its field in plain
+  // words, the rest above the form.
+  function plain(text) {
+    const t = text.replace(/^Value error, /, "").replace(/^Field required$/, "This is needed");
+    return t.charAt(0).toUpperCase() + t.slice(1);
+  }
+
+  function showErrors(form, message) {
+    form.querySelectorAll(".field-error, .form-error").forEach(function (el) { el.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+    const rest = [];
+    message.split("; ").forEach(function (part) {
+      const m = /^body\.([a-z_0-9]+)(?:\.\d+)?: (.*)$/.exec(part);
+      const field = m && form.querySelector('[name="' + m[1] + '"]');
+      if (!field) { rest.push(part.replace(/^body: /, "")); return; }
+      const note = document.createElement("span");
+      note.className = "field-error";
+      note.id = "error-" + m[1];
+      note.textContent = plain(m[2]);
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", note.id);
+      field.insertAdjacentElement("afterend", note);
+    });
+    if (rest.length) {
+      const box = document.createElement("p");
+      box.className = "form-error notice error";
+      box.setAttribute("role", "alert");
+      box.textContent = plain(rest.join("; "));
+      form.prepend(box);
+    }
+    const first = form.querySelector("[aria-invalid], .form-error");
+    if (first) first.scrollIntoView({ block: "center" });
+  }
+
+  function sendInline(form) {
+    fetch(form.action, { method: "POST", credentials: "same-origin", headers: { Accept: "text/html" },
+      body: new URLSearchParams(new FormData(form)) })
+      .then(function (r) {
+        if (r.ok) { window.location.assign(r.url); return null; }
+        return r.text().then(function (html) {
+          const doc = new DOMParser().parseFromString(html, "text/html");
+          const msg = doc.getElementById("error-message");
+          showErrors(form, msg ? msg.textContent : "Could not save (error " + r.status + ")");
+        });
+      })
+      .catch(function () { showErrors(form, "No connection: nothing was saved. Try again."); });
+  }
+
   document.addEventListener("submit", function (ev) {
-    const msg = confirmText(ev.target);
-    if (msg && !window.confirm(msg)) ev.preventDefault();
+    const form = ev.target;
+    const msg = confirmText(form);
+    if (msg && !window.confirm(msg)) { ev.preventDefault(); return; }
+    if (form.hasAttribute("data-inline-errors")) { ev.preventDefault(); sendInline(form); }
   });
 
   document.addEventListener("DOMContentLoaded", function () {

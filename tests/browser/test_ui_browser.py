@@ -89,13 +89,15 @@ def test_admit_full_ward_live_alert_and_discharge(
             coord.goto(f"{server}/capacity")
             coord.get_by_label("Beds for Acute oncology virtual ward").fill("2")
             coord.locator("#ward-oncology").get_by_role("button", name="Set").click()
-            coord.wait_for_load_state()
+            expect(coord.locator("#ward-oncology td").nth(1)).to_have_text("2")  # the page came back with it
             for n in (1, 2):
                 admit(coord, server, n, "Acute oncology virtual ward")
                 expect(coord.get_by_role("heading", name=f"Iris Browser{n}")).to_be_visible()
             admit(coord, server, 3, "Acute oncology virtual ward")
-            expect(coord.locator("#error-message")).to_contain_text("Acute oncology virtual ward is full (2 of 2")
-            expect(coord.locator("#error-message")).to_contain_text("Wards with free beds")
+            refusal = coord.locator("form .form-error")  # beside the form, the input kept
+            expect(refusal).to_contain_text("Acute oncology virtual ward is full (2 of 2")
+            expect(refusal).to_contain_text("Wards with free beds")
+            expect(coord.get_by_label("Family name")).to_have_value("Browser3")
             coord.screenshot(path=str(SHOTS / "ward-full-refusal.png"), full_page=True)
 
             nurse = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # a phone
