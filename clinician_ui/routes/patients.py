@@ -15,7 +15,7 @@ from alerting.npews import AGE_BANDS, CARER_ANSWERS, CARER_QUESTION, OXYGEN_DEVI
 from alerting.npews_escalation import response_target
 from alerting.outbox import publish_pending
 from alerting.score_choice import choose_score, utc_day
-from clinician_ui.charts import Point, time_series_svg
+from clinician_ui.charts import Band, Point, time_series_svg
 from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, wants_html
 from clinician_ui.errors import BadInput, NotFound
 from clinician_ui.queries import alerts as alerts_q
@@ -54,6 +54,22 @@ NPEWS_VITALS = (
     ("hr", "npews_hr", "Heart rate", "/min", (40, 220)),
     ("temp", None, "Temperature", "°C", (34, 41)),
 )
+
+
+CHART_HOURS = (24, 24 * 7, 24 * 30)
+
+
+def chart_bands(score: str, spo2_scale: int) -> dict[str, tuple[Band, ...]]:
+    """Shading per chart: NEWS2's medium and high bands, and the SpO2 target of the patient's scale."""
+    spo2 = (
+        Band(88, 92, "target", "Scale 2 target 88–92%") if spo2_scale == 2 else Band(96, 100, "target", "target ≥ 96%")
+    )
+    if score == "npews":
+        return {"spo2": (Band(95, 100, "target", "target ≥ 95%"),)}
+    return {
+        "news2_total": (Band(5, 7, "medium", "medium 5–6"), Band(7, 20, "high", "high 7+")),
+        "spo2": (spo2,),
+    }
 
 
 def _band(row: dict[str, Any], score_col: str | None) -> str:
@@ -104,7 +120,7 @@ def _record(conn: Any, admission_id: int, user: User, settings: Settings, now: d
         entity_id=adm["patient_id"],
         detail={"admission_id": admission_id},
     )
-    readings = q.readings(conn, admission_id, since=now - timedelta(days=7))
+    readings = q.readings(conn, admission_id, since=now - timedelta(hours=CHART_HOURS[-1]))
     plan = current_plan(conn, admission_id=admission_id)
     return {
         "admission": adm,
@@ -126,7 +142,9 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
     now = datetime.now(UTC)
     rec = _record(conn, admission_id, user, settings, now)
     charts = {}
-    for hours in (24, 24 * 7):
+    vitals = NPEWS_VITALS if rec["score"]["score"] == "npews" else VITALS
+    bands = chart_bands(rec["score"]["score"], rec["admission"]["spo2_scale"])
+    for hours in CHART_HOURS:
         start = now - timedelta(hours=hours)
         charts[hours] = [
             time_series_svg(
@@ -140,8 +158,9 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
                 y_range=yr,
                 title=title,
                 unit=unit,
+                bands=bands.get(col, ()),
             )
-            for col, sc, title, unit, yr in (NPEWS_VITALS if rec["score"]["score"] == "npews" else VITALS)
+            for col, sc, title, unit, yr in vitals
         ]
     return render(
         request,
@@ -169,7 +188,7 @@ class PatientOut(BaseModel):
 
 @router.get("/api/patients/{admission_id}", response_model=PatientOut)
 def patient_api(admission_id: int, conn: Conn, user: Clinician, settings: AppSettings) -> Any:
-    """The admission, the score that applies, the escalation plan, 7 days of readings with sub-scores (NEWS2
+    """The admission, the score that applies, the escalation plan, 30 days of readings with sub-scores (NEWS2
     or NPEWS), alert history and notes."""
     return jsonable_encoder(_record(conn, admission_id, user, settings, datetime.now(UTC)))
 
