@@ -22,6 +22,7 @@ from clinician_ui.queries.errors import (
     NoSuchRecord,
     WardFull,
 )
+from vward.nhs_number import formatted
 
 READMISSION_WINDOW = timedelta(days=30)
 CHILDREN_PATHWAY = "paediatrics"  # the pathway of the children's wards (vward.seed)
@@ -72,8 +73,11 @@ def admit(
     actor_id: int,
     ward_ids: list[int],
     now: datetime,
+    demographics: str = "ask",
 ) -> dict[str, Any]:
-    """Admits the patient (created if new); returns the admission with its readmission flag."""
+    """Admits the patient (created if new); returns the admission with its readmission flag. A known NHS number
+    entered with another name or date of birth is refused naming both, unless ``demographics`` says which is
+    right: "keep" the record's, or "update" it to what was entered (audited)."""
     with conn.transaction():
         ward_name = _lock_ward_with_bed(conn, ward_id, ward_ids, date_of_birth=date_of_birth)
         conn.execute(
@@ -81,9 +85,15 @@ def admit(
             " ON CONFLICT (nhs_number) DO NOTHING",
             (nhs_number, given_name, family_name, date_of_birth),
         )
-        patient_id = conn.execute("SELECT id FROM patients WHERE nhs_number = %s FOR UPDATE", (nhs_number,)).fetchone()[
-            0
-        ]  # type: ignore[index]
+        patient = conn.execute(
+            "SELECT id, given_name, family_name, date_of_birth FROM patients WHERE nhs_number = %s FOR UPDATE",
+            (nhs_number,),
+        ).fetchone()
+        assert patient is not None  # inserted or already there, and locked
+        patient_id = patient[0]
+        entered = (given_name, family_name, date_of_birth)
+        if tuple(patient[1:]) != entered:
+            _settle_demographics(conn, patient, entered, nhs_number, demographics, actor_id)
         active = conn.execute(
             "SELECT w.name FROM admissions a JOIN wards w ON w.id = a.ward_id"
             " WHERE a.patient_id = %s AND a.discharged_at IS NULL",
@@ -161,6 +171,38 @@ def _assign_devices(conn: psycopg.Connection, admission_id: int, device_ids: lis
     missing = sorted(set(device_ids) - got)
     if missing:
         raise DevicesUnavailable(f"devices not registered or already in use: {', '.join(missing)}")
+
+
+def _settle_demographics(
+    conn: psycopg.Connection,
+    patient: tuple[Any, ...],
+    entered: tuple[str, str, date],
+    nhs_number: str,
+    choice: str,
+    actor_id: int,
+) -> None:
+    """A known NHS number with other details: ask which is right, keep the record, or update it."""
+    if choice == "keep":
+        return
+    if choice == "update":
+        conn.execute(
+            "UPDATE patients SET given_name = %s, family_name = %s, date_of_birth = %s WHERE id = %s",
+            (*entered, patient[0]),
+        )
+        audit.record(
+            conn,
+            actor_id=actor_id,
+            action="patient.update_demographics",
+            entity="patient",
+            entity_id=patient[0],
+            detail={"from": [str(v) for v in patient[1:]], "to": [str(v) for v in entered]},
+        )
+        return
+    raise Clash(
+        f"NHS number {formatted(nhs_number)} is on record as {patient[1]} {patient[2]}, born {patient[3]};"
+        f" you entered {entered[0]} {entered[1]}, born {entered[2]}. Say which is right"
+        " (“If the record's details differ”) and admit again"
+    )
 
 
 def _lock_active(conn: psycopg.Connection, admission_id: int, ward_ids: list[int]) -> tuple[int, int]:

@@ -30,6 +30,8 @@ class AdmitIn(StrictIn):
     spo2_scale: Annotated[int, Field(ge=1, le=2)] = 1
     spo2_scale_reason: Annotated[str, Field(min_length=3, max_length=500)] | None = None
     device_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+    # A known NHS number with another name or date of birth: ask (409 naming both), keep the record's, or update it.
+    demographics: Literal["ask", "keep", "update"] = "ask"
 
     @field_validator("nhs_number")
     @classmethod

@@ -94,6 +94,32 @@ def test_readmission_within_30_days_is_flagged(clean_db: psycopg.Connection, coo
     assert 'id="readmission-flag"' in page.text
 
 
+def test_readmission_with_other_details_shows_both_and_asks_which_is_right(
+    clean_db: psycopg.Connection, coordinator: TestClient
+) -> None:
+    first = coordinator.post("/api/admissions", json=admit_body(clean_db, 31)).json()
+    discharge = {"outcome": "recovered_at_home"}
+    assert coordinator.post(f"/api/admissions/{first['admission_id']}/discharge", json=discharge).status_code == 200
+    other = admit_body(clean_db, 31, family_name="Tester", date_of_birth="1940-03-02")
+    r = coordinator.post("/api/admissions", json=other)
+    assert r.status_code == 409
+    assert "on record as Ada Test31, born 1940-02-03; you entered Ada Tester, born 1940-03-02" in r.json()["detail"]
+
+    kept = coordinator.post("/api/admissions", json={**other, "demographics": "keep"})
+    assert kept.status_code == 201
+    names = "SELECT family_name, date_of_birth::text FROM patients WHERE id = %s"
+    assert clean_db.execute(names, (first["patient_id"],)).fetchone() == ("Test31", "1940-02-03")
+    assert (
+        coordinator.post(f"/api/admissions/{kept.json()['admission_id']}/discharge", json=discharge).status_code == 200
+    )
+
+    updated = coordinator.post("/api/admissions", json={**other, "demographics": "update"})
+    assert updated.status_code == 201 and updated.json()["patient_id"] == first["patient_id"]
+    assert clean_db.execute(names, (first["patient_id"],)).fetchone() == ("Tester", "1940-03-02")
+    audited = clean_db.execute("SELECT detail FROM audit_log WHERE action = 'patient.update_demographics'").fetchone()
+    assert audited is not None and audited[0]["from"] == ["Ada", "Test31", "1940-02-03"]
+
+
 def test_discharge_unassigns_devices(clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient) -> None:
     with app_client(settings) as admin:
         admin.headers["X-CSRF-Token"] = sign_in(admin, "admin")
