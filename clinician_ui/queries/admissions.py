@@ -325,3 +325,33 @@ def free_devices(conn: psycopg.Connection) -> list[dict[str, Any]]:
         .execute("SELECT id, kind, serial FROM devices WHERE admission_id IS NULL ORDER BY kind, id")
         .fetchall()
     )
+
+
+def set_spo2_scale(
+    conn: psycopg.Connection,
+    *,
+    admission_id: int,
+    scale: int,
+    reason: str | None,
+    actor_id: int,
+    ward_ids: list[int],
+    now: datetime,
+) -> dict[str, Any]:
+    """Sets the admission's SpO2 scale with who, when and why; the next observation set is scored by it."""
+    with conn.transaction():
+        patient_id, _ = _lock_active(conn, admission_id, ward_ids)
+        before = conn.execute("SELECT spo2_scale FROM admissions WHERE id = %s", (admission_id,)).fetchone()
+        conn.execute(
+            "UPDATE admissions SET spo2_scale = %s, spo2_scale_set_by = %s, spo2_scale_set_at = %s,"
+            " spo2_scale_reason = %s WHERE id = %s",
+            (scale, actor_id, now, reason, admission_id),
+        )
+        audit.record(
+            conn,
+            actor_id=actor_id,
+            action="admission.spo2_scale",
+            entity="admission",
+            entity_id=admission_id,
+            detail={"patient_id": patient_id, "from": before[0] if before else None, "to": scale, "reason": reason},
+        )
+    return {"admission_id": admission_id, "spo2_scale": scale}

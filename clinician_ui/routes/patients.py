@@ -18,6 +18,7 @@ from alerting.score_choice import choose_score, utc_day
 from clinician_ui.charts import Band, Point, time_series_svg
 from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, wants_html
 from clinician_ui.errors import BadInput, NotFound
+from clinician_ui.observation_rows import set_rows
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
@@ -169,6 +170,7 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
             **rec,
             "charts": charts,
             "table": rec["readings"][:100],
+            "sets": set_rows(rec["readings"], freshness=settings.news2_freshness_window, limit=100),
             "wards": conn.execute(
                 "SELECT id, name FROM wards WHERE id = ANY(%s) ORDER BY name", (user.ward_ids,)
             ).fetchall(),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser.alert_seeds import seed_news2, store
+from tests.browser.alert_seeds import HIGH_8, admit, seed_news2, store
 from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
 from vward.config import Settings
 
@@ -21,7 +21,9 @@ def test_alert_worked_from_the_patient_page_and_its_timeline(
     SHOTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     admission_id = seed_news2(clean_db, settings, now)
-    store(clean_db, settings, admission_id, now - timedelta(minutes=2), hr=80)  # a pulse alone: RR cell empty
+    store(clean_db, settings, admission_id, now - timedelta(minutes=2), **{**HIGH_8, "hr": 116})  # same set score
+    pulse_only = admit(clean_db, 9, "Pulse", ward="frailty", admitted_at=now - timedelta(hours=1))
+    store(clean_db, settings, pulse_only, now - timedelta(minutes=3), hr=80)  # no RR in its set
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         try:
@@ -37,9 +39,14 @@ def test_alert_worked_from_the_patient_page_and_its_timeline(
             expect(page.locator("#timeline")).to_contain_text("acknowledged")
             expect(page.locator("#timeline")).to_contain_text("Sam Okafor")
             expect(page.locator("#timeline")).to_contain_text("raised (high alert, news2) · system")
-            newest = page.locator("table.obs tbody tr").first
-            expect(newest.locator("td").nth(2)).to_have_text("")  # the pulse-only reading has no RR
-            assert newest.locator("td").nth(2).get_attribute("class") is None
-            page.screenshot(path=str(SHOTS / "patient-record-360.png"), full_page=True)
+            newest = page.locator("#sets-table tbody tr")
+            expect(newest).to_have_count(1)  # two readings, one observation set: one row
+            newest.locator("summary").click()
+            expect(newest.locator("ul.readings li")).to_have_count(2)
+            page.goto(f"{server}/patients/{pulse_only}")
+            rr = page.locator("#sets-table tbody tr").first.locator("td").nth(2)
+            expect(rr).to_have_text("")
+            assert rr.get_attribute("class") is None  # an empty cell carries no risk colour
+            page.screenshot(path=str(SHOTS / "patient-record-pulse-only-360.png"), full_page=True)
         finally:
             browser.close()

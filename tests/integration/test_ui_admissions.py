@@ -120,6 +120,28 @@ def test_readmission_with_other_details_shows_both_and_asks_which_is_right(
     assert audited is not None and audited[0]["from"] == ["Ada", "Test31", "1940-02-03"]
 
 
+def test_scale_2_is_set_on_the_patient_page_with_who_and_why(
+    clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient
+) -> None:
+    admission = coordinator.post("/api/admissions", json=admit_body(clean_db, 41)).json()["admission_id"]
+    url = f"/api/admissions/{admission}/spo2-scale"
+    with app_client(settings) as nurse:
+        nurse.headers["X-CSRF-Token"] = sign_in(nurse, "nurse.community")
+        refused = nurse.post(url, json={"scale": 2})
+        assert refused.status_code == 422 and "needs the clinical reason" in refused.json()["detail"]
+        assert nurse.post(url, json={"scale": 2, "reason": "CO2 retainer, ABG 12 Nov"}).status_code == 200
+        page = nurse.get(f"/patients/{admission}", headers={"Accept": "text/html"}).text
+        assert "SpO2 scale 2 — set by Sam Okafor (community nurse): CO2 retainer, ABG 12 Nov" in page
+        back = nurse.post(
+            url, data={"scale": "1", "reason": ""}, headers={"Accept": "text/html"}, follow_redirects=False
+        )
+        assert back.status_code == 303 and back.headers["location"] == f"/patients/{admission}"
+    row = "SELECT spo2_scale, spo2_scale_reason FROM admissions WHERE id = %s"
+    assert clean_db.execute(row, (admission,)).fetchone() == (1, None)
+    changes = clean_db.execute("SELECT detail FROM audit_log WHERE action = 'admission.spo2_scale' ORDER BY id")
+    assert [(d[0]["from"], d[0]["to"]) for d in changes] == [(1, 2), (2, 1)]
+
+
 def test_discharge_unassigns_devices(clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient) -> None:
     with app_client(settings) as admin:
         admin.headers["X-CSRF-Token"] = sign_in(admin, "admin")
