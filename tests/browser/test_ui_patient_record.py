@@ -50,3 +50,30 @@ def test_alert_worked_from_the_patient_page_and_its_timeline(
             page.screenshot(path=str(SHOTS / "patient-record-pulse-only-360.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_an_alert_is_acknowledged_by_keyboard_alone(
+    server: str, clean_db: psycopg.Connection, settings: Settings
+) -> None:
+    """Tab to the card's actions, open them with Enter, acknowledge with Enter: no pointer needed."""
+    admission_id = seed_news2(clean_db, settings, datetime.now(UTC))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+            sign_in(page, server, "nurse.community")
+            summary = page.locator("li.alert summary").first
+            for _ in range(40):  # Tab through the page until the card's actions have the focus
+                page.keyboard.press("Tab")
+                if summary.evaluate("el => el === document.activeElement"):
+                    break
+            assert summary.evaluate("el => el === document.activeElement"), "the actions are not reachable by Tab"
+            page.keyboard.press("Enter")
+            page.keyboard.press("Tab")
+            expect(page.get_by_role("button", name="Acknowledge")).to_be_focused()
+            page.keyboard.press("Enter")
+            expect(page.locator("li.alert .status").first).to_contain_text("acknowledged by Sam Okafor")
+        finally:
+            browser.close()
+    status = clean_db.execute("SELECT status FROM alerts WHERE admission_id = %s", (admission_id,)).fetchone()
+    assert status == ("acknowledged",)
