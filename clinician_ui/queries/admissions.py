@@ -67,6 +67,7 @@ def admit(
     date_of_birth: date,
     ward_id: int,
     source: str,
+    sex: str | None = None,
     spo2_scale: int,
     spo2_scale_reason: str | None,
     device_ids: list[str],
@@ -81,9 +82,10 @@ def admit(
     with conn.transaction():
         ward_name = _lock_ward_with_bed(conn, ward_id, ward_ids, date_of_birth=date_of_birth)
         conn.execute(
-            "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (nhs_number) DO NOTHING",
-            (nhs_number, given_name, family_name, date_of_birth),
+            "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth, sex)"
+            " VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (nhs_number) DO UPDATE SET sex = coalesce(patients.sex, EXCLUDED.sex)",
+            (nhs_number, given_name, family_name, date_of_birth, sex),
         )
         patient = conn.execute(
             "SELECT id, given_name, family_name, date_of_birth FROM patients WHERE nhs_number = %s FOR UPDATE",

@@ -23,7 +23,7 @@ _ALERT_COLUMNS = (
     " p.given_name || ' ' || p.family_name AS patient_name, p.nhs_number,"
     " a.score, a.npews_total, a.npews_complete, a.reason, a.awaiting_grade, a.graded_at,"
     " ep.plan AS escalation_plan, ep.hospital_transfer AS plan_allows_transfer, ep.review_on AS plan_review_on,"
-    " p.date_of_birth, ad.spo2_scale, ad.admitted_at, w.expected_reading_minutes, os.last_reading_at,"
+    " p.date_of_birth, p.sex, ad.spo2_scale, ad.admitted_at, w.expected_reading_minutes, os.last_reading_at,"
     " ua.display_name AS acknowledged_by_name, ur.display_name AS responded_by_name,"
     " uz.display_name AS resolved_by_name, us.display_name AS snoozed_by_name,"
     " cur.measured_at AS now_measured_at, cur.news2_total AS now_news2_total,"

@@ -25,6 +25,7 @@ class AdmitIn(StrictIn):
     given_name: Name
     family_name: Name
     date_of_birth: Day
+    sex: Literal["female", "male", "other", "unknown"] | None = None
     ward_id: int
     source: Literal["step_up", "step_down"]
     spo2_scale: Annotated[int, Field(ge=1, le=2)] = 1

@@ -19,8 +19,8 @@ from vward.config import Settings
 def admit(conn: psycopg.Connection, n: int, family: str, *, ward: str, admitted_at: datetime) -> int:
     """A patient (born 1941) admitted to ``ward`` at ``admitted_at``; returns the admission id."""
     row = conn.execute(
-        "WITH p AS (INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-        " VALUES (%s, 'Vik', %s, '1941-05-06') RETURNING id)"
+        "WITH p AS (INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth, sex)"
+        " VALUES (%s, 'Vik', %s, '1941-05-06', 'male') RETURNING id)"
         " INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
         " SELECT p.id, w.id, 'step_up', %s FROM p, wards w WHERE w.code = %s RETURNING id",
         (nhs(n), family, admitted_at, ward),

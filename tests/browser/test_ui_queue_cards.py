@@ -69,7 +69,7 @@ def test_each_trigger_says_why_on_its_card(
             ).fetchone()
             assert number is not None
             expect(row.locator(".nhs")).to_have_text(f"{number[0][:3]} {number[0][3:6]} {number[0][6:]}")
-            expect(row).to_contain_text(" y")  # the age
+            expect(row.locator(".who-pt")).to_contain_text(" y male")  # age and sex
             expect(page.locator("#queue-counts")).to_contain_text("1 open")
             assert page.title().startswith("(1) Alerts")
             page.screenshot(path=str(SHOTS / f"queue-{trigger}-360.png"), full_page=True)

@@ -105,10 +105,12 @@ def test_readmission_with_other_details_shows_both_and_asks_which_is_right(
     assert r.status_code == 409
     assert "on record as Ada Test31, born 1940-02-03; you entered Ada Tester, born 1940-03-02" in r.json()["detail"]
 
-    kept = coordinator.post("/api/admissions", json={**other, "demographics": "keep"})
+    kept = coordinator.post("/api/admissions", json={**other, "demographics": "keep", "sex": "female"})
     assert kept.status_code == 201
     names = "SELECT family_name, date_of_birth::text FROM patients WHERE id = %s"
     assert clean_db.execute(names, (first["patient_id"],)).fetchone() == ("Test31", "1940-02-03")
+    page = coordinator.get(f"/patients/{kept.json()['admission_id']}", headers={"Accept": "text/html"}).text
+    assert "born 1940-02-03 · female ·" in page  # a sex not recorded before is filled in
     assert (
         coordinator.post(f"/api/admissions/{kept.json()['admission_id']}/discharge", json=discharge).status_code == 200
     )
