@@ -1,7 +1,9 @@
 """Server-rendered SVG time-series charts: no JavaScript needed, legible on a phone, accessible by title.
 
 Each point carries a CSS class (its NEWS2 band, e.g. ``s0``..``s3`` for a sub-score) so the colours live in
-the stylesheet; an optional horizontal target line (the 80% utilisation target) is drawn dashed.
+the stylesheet; an optional horizontal target line (the 80% utilisation target) is drawn dashed, and optional
+horizontal bands (NEWS2's medium and high, the SpO2 target range of the patient's scale) are shaded behind
+the line with their names written in them, so colour is never the only carrier.
 """
 
 from __future__ import annotations
@@ -17,6 +19,16 @@ PAD_LEFT = 40
 PAD_RIGHT = 10
 PAD_TOP = 10
 PAD_BOTTOM = 22
+
+
+@dataclass(frozen=True)
+class Band:
+    """A shaded horizontal range of the y axis, named in the chart."""
+
+    lo: float
+    hi: float
+    css: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ def time_series_svg(
     unit: str = "",
     target: float | None = None,
     time_format: str = "%d %b %H:%M",
+    bands: Sequence[Band] = (),
 ) -> str:
     """An SVG line-and-dot chart of ``points`` between ``start`` and ``end`` (values clipped to ``y_range``)."""
     lo, hi = y_range
@@ -61,10 +74,19 @@ def time_series_svg(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(label)}</title>",
-        f'<text class="ctitle" x="{PAD_LEFT + 4}" y="{PAD_TOP + 12}">{escape(title)}</text>',
-        f'<line class="axis" x1="{PAD_LEFT}" y1="{HEIGHT - PAD_BOTTOM}" x2="{WIDTH - PAD_RIGHT}" '
-        f'y2="{HEIGHT - PAD_BOTTOM}"/>',
     ]
+    for band in bands:
+        top, bottom = _y(band.hi, lo, hi), _y(band.lo, lo, hi)
+        parts.append(
+            f'<rect class="band {escape(band.css)}" x="{PAD_LEFT}" y="{top:.1f}" width="{WIDTH - PAD_LEFT - PAD_RIGHT}"'
+            f' height="{bottom - top:.1f}"/><text class="bandlabel" x="{WIDTH - PAD_RIGHT - 4}" y="{top + 11:.1f}"'
+            f' text-anchor="end">{escape(band.label)}</text>'
+        )
+    parts.append(f'<text class="ctitle" x="{PAD_LEFT + 4}" y="{PAD_TOP + 12}">{escape(title)}</text>')
+    parts.append(
+        f'<line class="axis" x1="{PAD_LEFT}" y1="{HEIGHT - PAD_BOTTOM}" x2="{WIDTH - PAD_RIGHT}" '
+        f'y2="{HEIGHT - PAD_BOTTOM}"/>'
+    )
     for value in (lo, hi):
         parts.append(
             f'<text class="tick" x="{PAD_LEFT - 4}" y="{_y(value, lo, hi) + 4:.1f}" text-anchor="end">{value:g}</text>'

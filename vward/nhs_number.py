@@ -35,3 +35,8 @@ def random_valid(rng: random.Random) -> str:
         digit = check_digit(first_nine)
         if digit is not None:
             return first_nine + str(digit)
+
+
+def formatted(digits: str) -> str:
+    """Ten digits shown the way the NHS prints them, 3-3-4 with spaces, so a nurse can read them back."""
+    return f"{digits[:3]} {digits[3:6]} {digits[6:]}" if len(digits) == 10 else digits

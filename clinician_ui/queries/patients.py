@@ -13,7 +13,7 @@ def admission(conn: psycopg.Connection, admission_id: int, *, ward_ids: list[int
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "SELECT a.id, a.patient_id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, a.ward_id,"
+            "SELECT a.id, a.patient_id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, a.ward_id,"
             " w.name AS ward_name, a.source, a.admitted_at, a.discharged_at, a.discharge_outcome, a.spo2_scale,"
             " a.spo2_scale_reason, su.display_name AS spo2_scale_set_by, a.readmission_of,"
             " vward_news2_applies(a.admitted_at, p.date_of_birth) AS news2_applies,"

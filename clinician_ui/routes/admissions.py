@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from clinician_ui.deps import Conn, Coordinator, safe_next, wants_html
+from clinician_ui.deps import Clinician, Conn, Coordinator, safe_next, wants_html
 from clinician_ui.queries import admissions as q
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import Day, StrictIn
@@ -25,11 +25,14 @@ class AdmitIn(StrictIn):
     given_name: Name
     family_name: Name
     date_of_birth: Day
+    sex: Literal["female", "male", "other", "unknown"] | None = None
     ward_id: int
     source: Literal["step_up", "step_down"]
     spo2_scale: Annotated[int, Field(ge=1, le=2)] = 1
     spo2_scale_reason: Annotated[str, Field(min_length=3, max_length=500)] | None = None
     device_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+    # A known NHS number with another name or date of birth: ask (409 naming both), keep the record's, or update it.
+    demographics: Literal["ask", "keep", "update"] = "ask"
 
     @field_validator("nhs_number")
     @classmethod
@@ -113,3 +116,34 @@ def discharge(admission_id: int, request: Request, body: DischargeIn, conn: Conn
         now=datetime.now(UTC),
     )
     return _done(request, result, "/capacity")
+
+
+class Spo2ScaleIn(StrictIn):
+    scale: Annotated[int, Field(ge=1, le=2)]
+    reason: Annotated[str, Field(min_length=3, max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _scale2_reason(self) -> Spo2ScaleIn:
+        if self.scale == 2 and not self.reason:
+            raise ValueError("SpO2 scale 2 needs the clinical reason (confirmed hypercapnic respiratory failure)")
+        return self
+
+
+class Spo2ScaleOut(BaseModel):
+    admission_id: int
+    spo2_scale: int
+
+
+@router.post("/api/admissions/{admission_id}/spo2-scale", response_model=Spo2ScaleOut)
+def set_spo2_scale(admission_id: int, request: Request, body: Spo2ScaleIn, conn: Conn, user: Clinician) -> Response:
+    """Scale 2 is a clinical decision: a nurse or coordinator records it (or its end) with who, when and why."""
+    result = q.set_spo2_scale(
+        conn,
+        admission_id=admission_id,
+        scale=body.scale,
+        reason=body.reason,
+        actor_id=user.id,
+        ward_ids=user.ward_ids,
+        now=datetime.now(UTC),
+    )
+    return _done(request, result, f"/patients/{admission_id}")

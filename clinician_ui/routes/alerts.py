@@ -15,11 +15,12 @@ from alerting.outbox import publish_pending
 from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, safe_next, wants_html
 from clinician_ui.errors import NotFound
 from clinician_ui.queries import alerts as q
-from clinician_ui.queue import annotate
+from clinician_ui.queue import LIVE_POLL_S, annotate, band_counts
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import AwareMoment, StrictIn
 from clinician_ui.security import User
 from clinician_ui.templating import render
+from vward.config import Settings
 from vward.vocabulary import MAX_NOTE_CHARS, MAX_SNOOZE_REASON_CHARS, ResponseKind
 
 router = make_router("alerts")
@@ -27,9 +28,10 @@ router = make_router("alerts")
 AlertOut = dict[str, Any]
 
 
-def _queue(conn: Any, user: User) -> list[dict[str, Any]]:
+def _queue(conn: Any, user: User, settings: Settings) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
-    return [annotate(r, now) for r in q.open_queue(conn, ward_ids=user.ward_ids)]
+    windows = q.TrendWindows.from_settings(settings)
+    return [annotate(r, now) for r in q.open_queue(conn, ward_ids=user.ward_ids, windows=windows)]
 
 
 def stream_position(request: Request, stream: str) -> str:
@@ -41,23 +43,26 @@ def stream_position(request: Request, stream: str) -> str:
 @router.get("/", include_in_schema=False)
 def hub(request: Request, conn: Conn, user: Clinician, settings: AppSettings) -> Response:
     since = stream_position(request, settings.alert_stream)  # read before the queue: nothing falls between
-    return render(request, "hub.html", {"alerts": _queue(conn, user), "since": since})
+    alerts = _queue(conn, user, settings)
+    context = {"alerts": alerts, "counts": band_counts(alerts), "since": since, "poll_s": LIVE_POLL_S}
+    return render(request, "hub.html", context)
 
 
 @router.get("/fragments/queue", include_in_schema=False)
-def queue_fragment(request: Request, conn: Conn, user: Clinician) -> Response:
-    return render(request, "_queue.html", {"alerts": _queue(conn, user)})
+def queue_fragment(request: Request, conn: Conn, user: Clinician, settings: AppSettings) -> Response:
+    alerts = _queue(conn, user, settings)
+    return render(request, "_queue.html", {"alerts": alerts, "counts": band_counts(alerts)})
 
 
 @router.get("/api/alerts", response_model=list[AlertOut])
-def list_alerts(conn: Conn, user: Clinician) -> Any:
-    """Open alerts on the user's wards, highest risk first, then longest waiting."""
-    return _queue(conn, user)
+def list_alerts(conn: Conn, user: Clinician, settings: AppSettings) -> Any:
+    """Open alerts on the user's wards: highest risk first, then nearest breach, then longest waiting."""
+    return _queue(conn, user, settings)
 
 
 @router.get("/api/alerts/{alert_id}", response_model=AlertOut)
-def get_alert(alert_id: int, conn: Conn, user: Clinician) -> Any:
-    row = q.get_alert(conn, alert_id, ward_ids=user.ward_ids)
+def get_alert(alert_id: int, conn: Conn, user: Clinician, settings: AppSettings) -> Any:
+    row = q.get_alert(conn, alert_id, ward_ids=user.ward_ids, windows=q.TrendWindows.from_settings(settings))
     if row is None:
         raise NotFound(f"no alert {alert_id} on your wards")
     return annotate(row, datetime.now(UTC))

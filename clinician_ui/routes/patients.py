@@ -15,12 +15,14 @@ from alerting.npews import AGE_BANDS, CARER_ANSWERS, CARER_QUESTION, OXYGEN_DEVI
 from alerting.npews_escalation import response_target
 from alerting.outbox import publish_pending
 from alerting.score_choice import choose_score, utc_day
-from clinician_ui.charts import Point, time_series_svg
+from clinician_ui.charts import Band, Point, time_series_svg
 from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, wants_html
 from clinician_ui.errors import BadInput, NotFound
+from clinician_ui.observation_rows import set_rows
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
+from clinician_ui.queue import annotate
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import Moment, StrictIn
 from clinician_ui.security import User
@@ -53,6 +55,22 @@ NPEWS_VITALS = (
     ("hr", "npews_hr", "Heart rate", "/min", (40, 220)),
     ("temp", None, "Temperature", "°C", (34, 41)),
 )
+
+
+CHART_HOURS = (24, 24 * 7, 24 * 30)
+
+
+def chart_bands(score: str, spo2_scale: int) -> dict[str, tuple[Band, ...]]:
+    """Shading per chart: NEWS2's medium and high bands, and the SpO2 target of the patient's scale."""
+    spo2 = (
+        Band(88, 92, "target", "Scale 2 target 88–92%") if spo2_scale == 2 else Band(96, 100, "target", "target ≥ 96%")
+    )
+    if score == "npews":
+        return {"spo2": (Band(95, 100, "target", "target ≥ 95%"),)}
+    return {
+        "news2_total": (Band(5, 7, "medium", "medium 5–6"), Band(7, 20, "high", "high 7+")),
+        "spo2": (spo2,),
+    }
 
 
 def _band(row: dict[str, Any], score_col: str | None) -> str:
@@ -103,7 +121,7 @@ def _record(conn: Any, admission_id: int, user: User, settings: Settings, now: d
         entity_id=adm["patient_id"],
         detail={"admission_id": admission_id},
     )
-    readings = q.readings(conn, admission_id, since=now - timedelta(days=7))
+    readings = q.readings(conn, admission_id, since=now - timedelta(hours=CHART_HOURS[-1]))
     plan = current_plan(conn, admission_id=admission_id)
     return {
         "admission": adm,
@@ -111,8 +129,12 @@ def _record(conn: Any, admission_id: int, user: User, settings: Settings, now: d
         "escalation_plan": plan,
         "plan_review_due": plan is not None and plan.review_on <= utc_day(now),
         "readings": readings,
-        "alerts": alerts_q.history(conn, admission_id),
+        "alerts": [
+            annotate(a, now)
+            for a in alerts_q.history(conn, admission_id, windows=alerts_q.TrendWindows.from_settings(settings))
+        ],
         "notes": alerts_q.notes(conn, admission_id=admission_id),
+        "timeline": alerts_q.timeline(conn, admission_id=admission_id),
     }
 
 
@@ -121,7 +143,9 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
     now = datetime.now(UTC)
     rec = _record(conn, admission_id, user, settings, now)
     charts = {}
-    for hours in (24, 24 * 7):
+    vitals = NPEWS_VITALS if rec["score"]["score"] == "npews" else VITALS
+    bands = chart_bands(rec["score"]["score"], rec["admission"]["spo2_scale"])
+    for hours in CHART_HOURS:
         start = now - timedelta(hours=hours)
         charts[hours] = [
             time_series_svg(
@@ -135,8 +159,9 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
                 y_range=yr,
                 title=title,
                 unit=unit,
+                bands=bands.get(col, ()),
             )
-            for col, sc, title, unit, yr in (NPEWS_VITALS if rec["score"]["score"] == "npews" else VITALS)
+            for col, sc, title, unit, yr in vitals
         ]
     return render(
         request,
@@ -145,6 +170,7 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
             **rec,
             "charts": charts,
             "table": rec["readings"][:100],
+            "sets": set_rows(rec["readings"], freshness=settings.news2_freshness_window, limit=100),
             "wards": conn.execute(
                 "SELECT id, name FROM wards WHERE id = ANY(%s) ORDER BY name", (user.ward_ids,)
             ).fetchall(),
@@ -164,7 +190,7 @@ class PatientOut(BaseModel):
 
 @router.get("/api/patients/{admission_id}", response_model=PatientOut)
 def patient_api(admission_id: int, conn: Conn, user: Clinician, settings: AppSettings) -> Any:
-    """The admission, the score that applies, the escalation plan, 7 days of readings with sub-scores (NEWS2
+    """The admission, the score that applies, the escalation plan, 30 days of readings with sub-scores (NEWS2
     or NPEWS), alert history and notes."""
     return jsonable_encoder(_record(conn, admission_id, user, settings, datetime.now(UTC)))
 

@@ -1,4 +1,6 @@
-// Live queue: SSE from the alert stream; on each event, re-fetch the queue fragment (the server renders it).
+// Live queue: SSE from the alert stream, and a slow poll (a score can rise within its band without an alert
+// event); either re-fetches the queue fragment (the server renders it). New cards are marked, counted in the
+// title, and chime when this device opted in (a localStorage preference; the tone is synthesised, no file).
 (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -14,16 +16,76 @@
     });
   }
 
+  const CHIME_KEY = "vward.chime";
+  let audio = null;
+
+  function chimeWanted() {
+    try { return localStorage.getItem(CHIME_KEY) === "on"; } catch (e) { return false; }
+  }
+
+  function chime() {
+    if (!chimeWanted()) return;
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    audio = audio || new Ctx();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.4);
+  }
+
+  function setupChime() {
+    const box = document.getElementById("chime-optin");
+    if (!box) return;
+    box.checked = chimeWanted();
+    box.addEventListener("change", function () {
+      try { localStorage.setItem(CHIME_KEY, box.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+      if (box.checked) chime();  // a user gesture: lets the browser start audio, and lets her hear it
+    });
+  }
+
+  function cardIds(queue) {
+    return new Set(Array.from(queue.querySelectorAll("li.alert")).map(function (li) { return li.id; }));
+  }
+
+  function updateTitle() {
+    const counts = document.getElementById("queue-counts");
+    if (!counts) return;
+    const n = Number(counts.dataset.total || 0);
+    document.title = (n ? "(" + n + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+  }
+
+  function markNew(li) {
+    li.classList.add("fresh");
+    if (li.querySelector(".new-flag")) return;
+    const flag = document.createElement("strong");
+    flag.className = "new-flag";
+    flag.textContent = "New";
+    li.querySelector(".row1").prepend(flag);
+  }
+
   function refreshQueue(changedId) {
     fetch("/fragments/queue", { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         const queue = document.getElementById("queue");
+        const before = cardIds(queue);
+        const fresh = Array.from(queue.querySelectorAll("li.fresh")).map(function (li) { return li.id; });
         const open = Array.from(queue.querySelectorAll("details[open]")).map(function (d) { return d.closest("li").id; });
         queue.innerHTML = html;
         open.forEach(function (id) { const li = document.getElementById(id); if (li) li.querySelector("details").open = true; });
-        const row = document.getElementById("alert-" + changedId);
+        let arrived = false;
+        queue.querySelectorAll("li.alert").forEach(function (li) {
+          if (!before.has(li.id)) { arrived = true; markNew(li); } else if (fresh.indexOf(li.id) >= 0) { markNew(li); }
+        });
+        const row = changedId ? document.getElementById("alert-" + changedId) : null;
         if (row) row.classList.add("fresh");
+        if (arrived) chime();
+        updateTitle();
         tickCountdowns();
       })
       .catch(function () {});
@@ -60,8 +122,86 @@
     });
   }
 
+  // Discharge, transfer and cutting a ward's beds ask first: each is hard to undo from a phone in a hallway.
+  function confirmText(form) {
+    if (form.dataset.confirm) {
+      const sel = form.querySelector("select");
+      return form.dataset.confirm + (sel ? " " + sel.options[sel.selectedIndex].text : "") + "?";
+    }
+    if (form.dataset.confirmCut) {
+      const beds = Number(form.querySelector("input[name=beds]").value);
+      const now = Number(form.dataset.confirmCut);
+      if (beds < now) return "Cut " + form.dataset.ward + " from " + now + " to " + beds + " beds?";
+    }
+    return "";
+  }
+
+  // Forms marked data-inline-errors are sent in the background: on success the browser goes where the server
+  // redirects; on a refusal the page stays (the input kept) and each message stands beside its field in plain
+  // words, the rest above the form.
+  function plain(text) {
+    const t = text.replace(/^Value error, /, "").replace(/^Field required$/, "This is needed");
+    return t.charAt(0).toUpperCase() + t.slice(1);
+  }
+
+  function showErrors(form, message) {
+    form.querySelectorAll(".field-error, .form-error").forEach(function (el) { el.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+    const rest = [];
+    message.split("; ").forEach(function (part) {
+      const m = /^body\.([a-z_0-9]+)(?:\.\d+)?: (.*)$/.exec(part);
+      const field = m && form.querySelector('[name="' + m[1] + '"]');
+      if (!field) { rest.push(part.replace(/^body: /, "")); return; }
+      const note = document.createElement("span");
+      note.className = "field-error";
+      note.id = "error-" + m[1];
+      note.textContent = plain(m[2]);
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", note.id);
+      field.insertAdjacentElement("afterend", note);
+    });
+    if (rest.length) {
+      const box = document.createElement("p");
+      box.className = "form-error notice error";
+      box.setAttribute("role", "alert");
+      box.textContent = plain(rest.join("; "));
+      form.prepend(box);
+    }
+    const first = form.querySelector("[aria-invalid], .form-error");
+    if (first) first.scrollIntoView({ block: "center" });
+  }
+
+  function sendInline(form) {
+    fetch(form.action, { method: "POST", credentials: "same-origin", headers: { Accept: "text/html" },
+      body: new URLSearchParams(new FormData(form)) })
+      .then(function (r) {
+        if (r.ok) { window.location.assign(r.url); return null; }
+        return r.text().then(function (html) {
+          const doc = new DOMParser().parseFromString(html, "text/html");
+          const msg = doc.getElementById("error-message");
+          showErrors(form, msg ? msg.textContent : "Could not save (error " + r.status + ")");
+        });
+      })
+      .catch(function () { showErrors(form, "No connection: nothing was saved. Try again."); });
+  }
+
+  document.addEventListener("submit", function (ev) {
+    const form = ev.target;
+    const msg = confirmText(form);
+    if (msg && !window.confirm(msg)) { ev.preventDefault(); return; }
+    if (form.hasAttribute("data-inline-errors")) { ev.preventDefault(); sendInline(form); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    // A table that scrolls sideways on a phone must be reachable by keyboard to be scrolled.
+    document.querySelectorAll("table, .scroll").forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth) el.tabIndex = 0;
+    });
     const queue = document.getElementById("queue");
-    if (queue) { startLive(queue); setupPush(); tickCountdowns(); setInterval(tickCountdowns, 30000); }
+    if (queue) {
+      startLive(queue); setupPush(); setupChime(); tickCountdowns(); setInterval(tickCountdowns, 30000);
+      setInterval(function () { refreshQueue(null); }, 1000 * Number(queue.dataset.pollS || 20));
+      queue.addEventListener("click", function () { if (audio && audio.state === "suspended") audio.resume(); });
+    }
   });
 })();

@@ -83,17 +83,21 @@ def test_admit_full_ward_live_alert_and_discharge(
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         try:
             coord = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
+            dialogs: list[str] = []
+            coord.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
             sign_in(coord, server, "coordinator")
             coord.goto(f"{server}/capacity")
             coord.get_by_label("Beds for Acute oncology virtual ward").fill("2")
             coord.locator("#ward-oncology").get_by_role("button", name="Set").click()
-            coord.wait_for_load_state()
+            expect(coord.locator("#ward-oncology td").nth(1)).to_have_text("2")  # the page came back with it
             for n in (1, 2):
                 admit(coord, server, n, "Acute oncology virtual ward")
                 expect(coord.get_by_role("heading", name=f"Iris Browser{n}")).to_be_visible()
             admit(coord, server, 3, "Acute oncology virtual ward")
-            expect(coord.locator("#error-message")).to_contain_text("Acute oncology virtual ward is full (2 of 2")
-            expect(coord.locator("#error-message")).to_contain_text("Wards with free beds")
+            refusal = coord.locator("form .form-error")  # beside the form, the input kept
+            expect(refusal).to_contain_text("Acute oncology virtual ward is full (2 of 2")
+            expect(refusal).to_contain_text("Wards with free beds")
+            expect(coord.get_by_label("Family name")).to_have_value("Browser3")
             coord.screenshot(path=str(SHOTS / "ward-full-refusal.png"), full_page=True)
 
             nurse = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # a phone
@@ -147,11 +151,15 @@ def test_admit_full_ward_live_alert_and_discharge(
             nurse.screenshot(path=str(SHOTS / "hub-resolved-phone.png"), full_page=True)
 
             coord.goto(f"{server}/patients/{admission_id}")
-            expect(coord.get_by_text("Phoned: breathless, GP informed")).to_be_visible()
+            expect(coord.locator("#notes")).to_contain_text("Phoned: breathless, GP informed")
             coord.get_by_label("Outcome").select_option("recovered_at_home")
             coord.get_by_role("button", name="Discharge").click()
             expect(coord.get_by_text("discharged", exact=False).first).to_be_visible()
             coord.screenshot(path=str(SHOTS / "patient-discharged.png"), full_page=True)
+            assert dialogs == [
+                "Cut Acute oncology virtual ward from 10 to 2 beds?",
+                "Discharge Iris Browser1, outcome: Recovered at home?",
+            ]
         finally:
             browser.close()
     assert (

@@ -32,11 +32,51 @@ def test_full_ward_refuses_admission_naming_free_wards(clean_db: psycopg.Connect
     r = coordinator.post("/api/admissions", json=admit_body(clean_db, 2, "oncology"))
     assert r.status_code == 409
     assert "Acute oncology virtual ward is full (1 of 1 beds)" in r.json()["detail"]
-    assert "Wards with free beds: " in r.json()["detail"] and "Frailty virtual ward (34 free)" in r.json()["detail"]
+    detail = r.json()["detail"]
+    assert "Wards with free beds for this age group: " in detail and "Frailty virtual ward (34 free)" in detail
     # the same capacity check guards transfers
     other = coordinator.post("/api/admissions", json=admit_body(clean_db, 3, "frailty")).json()
     r = coordinator.post(f"/api/admissions/{other['admission_id']}/transfer", json={"to_ward_id": oncology})
     assert r.status_code == 409 and "is full" in r.json()["detail"]
+
+
+def test_full_ward_offers_its_pathway_first_and_only_wards_of_the_patients_age_group(
+    clean_db: psycopg.Connection, coordinator: TestClient
+) -> None:
+    covid = ward_id(clean_db, "covid-oxi")
+    assert coordinator.post(f"/api/wards/{covid}/capacity", json={"beds": 1}).status_code == 200
+    assert coordinator.post("/api/admissions", json=admit_body(clean_db, 11, "covid-oxi")).status_code == 201
+    detail = coordinator.post("/api/admissions", json=admit_body(clean_db, 12, "covid-oxi")).json()["detail"]
+    offered = detail.split("Wards with free beds for this age group: ")[1].split("; ")
+    assert offered[:2] == [
+        "Acute respiratory infection virtual ward (22 free, same pathway)",
+        "Respiratory (COPD) virtual ward (40 free, same pathway)",
+    ]
+    assert "Frailty virtual ward (34 free)" in offered and "Children's virtual ward" not in detail
+
+    children = ward_id(clean_db, "paediatric")
+    assert coordinator.post(f"/api/wards/{children}/capacity", json={"beds": 1}).status_code == 200
+    child = {"date_of_birth": "2020-03-04"}
+    assert coordinator.post("/api/admissions", json=admit_body(clean_db, 13, "paediatric", **child)).status_code == 201
+    r = coordinator.post("/api/admissions", json=admit_body(clean_db, 14, "paediatric", **child))
+    assert r.status_code == 409
+    assert r.json()["detail"].endswith("Wards with free beds for children: none: every such ward is full")
+
+
+def test_beds_cannot_be_cut_below_the_patients_on_the_ward(
+    clean_db: psycopg.Connection, coordinator: TestClient
+) -> None:
+    oncology = ward_id(clean_db, "oncology")
+    for n in (21, 22):
+        assert coordinator.post("/api/admissions", json=admit_body(clean_db, n, "oncology")).status_code == 201
+    r = coordinator.post(f"/api/wards/{oncology}/capacity", json={"beds": 1})
+    assert r.status_code == 409
+    assert r.json()["detail"] == (
+        "1 beds is fewer than the 2 patients on this ward (Ada Test21, Ada Test22);"
+        " discharge or transfer patients first"
+    )
+    assert clean_db.execute("SELECT bed_capacity FROM wards WHERE id = %s", (oncology,)).fetchone() == (10,)
+    assert coordinator.post(f"/api/wards/{oncology}/capacity", json={"beds": 2}).status_code == 200
 
 
 def test_readmission_within_30_days_is_flagged(clean_db: psycopg.Connection, coordinator: TestClient) -> None:
@@ -52,6 +92,56 @@ def test_readmission_within_30_days_is_flagged(clean_db: psycopg.Connection, coo
     assert again["readmission"] is True and again["readmission_of"] == first["admission_id"]
     page = coordinator.get(f"/patients/{again['admission_id']}", headers={"Accept": "text/html"})
     assert 'id="readmission-flag"' in page.text
+
+
+def test_readmission_with_other_details_shows_both_and_asks_which_is_right(
+    clean_db: psycopg.Connection, coordinator: TestClient
+) -> None:
+    first = coordinator.post("/api/admissions", json=admit_body(clean_db, 31)).json()
+    discharge = {"outcome": "recovered_at_home"}
+    assert coordinator.post(f"/api/admissions/{first['admission_id']}/discharge", json=discharge).status_code == 200
+    other = admit_body(clean_db, 31, family_name="Tester", date_of_birth="1940-03-02")
+    r = coordinator.post("/api/admissions", json=other)
+    assert r.status_code == 409
+    assert "on record as Ada Test31, born 1940-02-03; you entered Ada Tester, born 1940-03-02" in r.json()["detail"]
+
+    kept = coordinator.post("/api/admissions", json={**other, "demographics": "keep", "sex": "female"})
+    assert kept.status_code == 201
+    names = "SELECT family_name, date_of_birth::text FROM patients WHERE id = %s"
+    assert clean_db.execute(names, (first["patient_id"],)).fetchone() == ("Test31", "1940-02-03")
+    page = coordinator.get(f"/patients/{kept.json()['admission_id']}", headers={"Accept": "text/html"}).text
+    assert "born 1940-02-03 · female ·" in page  # a sex not recorded before is filled in
+    assert (
+        coordinator.post(f"/api/admissions/{kept.json()['admission_id']}/discharge", json=discharge).status_code == 200
+    )
+
+    updated = coordinator.post("/api/admissions", json={**other, "demographics": "update"})
+    assert updated.status_code == 201 and updated.json()["patient_id"] == first["patient_id"]
+    assert clean_db.execute(names, (first["patient_id"],)).fetchone() == ("Tester", "1940-03-02")
+    audited = clean_db.execute("SELECT detail FROM audit_log WHERE action = 'patient.update_demographics'").fetchone()
+    assert audited is not None and audited[0]["from"] == ["Ada", "Test31", "1940-02-03"]
+
+
+def test_scale_2_is_set_on_the_patient_page_with_who_and_why(
+    clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient
+) -> None:
+    admission = coordinator.post("/api/admissions", json=admit_body(clean_db, 41)).json()["admission_id"]
+    url = f"/api/admissions/{admission}/spo2-scale"
+    with app_client(settings) as nurse:
+        nurse.headers["X-CSRF-Token"] = sign_in(nurse, "nurse.community")
+        refused = nurse.post(url, json={"scale": 2})
+        assert refused.status_code == 422 and "needs the clinical reason" in refused.json()["detail"]
+        assert nurse.post(url, json={"scale": 2, "reason": "CO2 retainer, ABG 12 Nov"}).status_code == 200
+        page = nurse.get(f"/patients/{admission}", headers={"Accept": "text/html"}).text
+        assert "SpO2 scale 2 — set by Sam Okafor (community nurse): CO2 retainer, ABG 12 Nov" in page
+        back = nurse.post(
+            url, data={"scale": "1", "reason": ""}, headers={"Accept": "text/html"}, follow_redirects=False
+        )
+        assert back.status_code == 303 and back.headers["location"] == f"/patients/{admission}"
+    row = "SELECT spo2_scale, spo2_scale_reason FROM admissions WHERE id = %s"
+    assert clean_db.execute(row, (admission,)).fetchone() == (1, None)
+    changes = clean_db.execute("SELECT detail FROM audit_log WHERE action = 'admission.spo2_scale' ORDER BY id")
+    assert [(d[0]["from"], d[0]["to"]) for d in changes] == [(1, 2), (2, 1)]
 
 
 def test_discharge_unassigns_devices(clean_db: psycopg.Connection, settings: Settings, coordinator: TestClient) -> None:
@@ -76,17 +166,18 @@ def test_utilisation_history_uses_the_capacity_of_each_day(
     clean_db.execute("UPDATE admissions SET admitted_at = now() - interval '3 days' WHERE id = %s", (adm,))
     before = coordinator.get("/api/capacity").json()
     beds = before["total"]["capacity"]
-    assert coordinator.post(f"/api/wards/{frailty}/capacity", json={"beds": 0}).status_code == 200
+    # cut to the one bed its patient holds (never below the patients on the ward)
+    assert coordinator.post(f"/api/wards/{frailty}/capacity", json={"beds": 1}).status_code == 200
     after = coordinator.get("/api/capacity").json()
-    assert after["total"]["capacity"] == beds - 34  # the frailty ward's seeded 34 beds
+    assert after["total"]["capacity"] == beds - 33  # the frailty ward's seeded 34 beds
     yesterday, today = after["history_90d"][-2:]
     assert yesterday["utilisation"] == round(1 / beds, 4)  # still against yesterday's beds
-    assert today["utilisation"] == round(1 / (beds - 34), 4)
+    assert today["utilisation"] == round(1 / (beds - 33), 4)
     assert after["history_90d"][:-1] == before["history_90d"][:-1]
     changes = clean_db.execute(
         "SELECT beds FROM ward_capacity_changes WHERE ward_id = %s ORDER BY changed_at", (frailty,)
     )
-    assert [r[0] for r in changes] == [34, 0]
+    assert [r[0] for r in changes] == [34, 1]
 
 
 def test_discharge_closes_the_open_alert_so_it_stops_escalating(
