@@ -83,7 +83,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, auth, live, alerts, capacity, admissions, patients, escalation, admin, dead_letters):
         app.include_router(module.router)
-    app.include_router(fhir_routes.router)
+    # The FHIR door describes itself in FHIR's own terms (CapabilityStatement at /fhir/R4/metadata), not in
+    # the clinician API's OpenAPI schema.
+    app.include_router(fhir_routes.router, include_in_schema=False)
     app.include_router(api_clients_routes.router)
     app.include_router(reports_routes.router)
     _add_error_handlers(app)

@@ -51,7 +51,8 @@ _DATA_TABLES = (
 def _broker_supervised(started: EphemeralServices) -> None:
     """Restarts the session's broker if it has died, as systemd restarts production's (``Restart=always``),
     and says so in the log: Debian's Mosquitto 2.0.11 segfaulted between two tests in one of several runs of
-    the whole suite, and not when the same tests ran on their own. Ingest recovering from a broker restart is tested in ``test_fault_broker.py``."""
+    the whole suite, and not when the same tests ran on their own. Ingest recovering from a broker restart
+    is tested in ``test_fault_broker.py``."""
     from vward import services
 
     if not services.mosquitto_running(started.base):

@@ -77,6 +77,9 @@ class SitRepOut(BaseModel):
 
 
 Range = Annotated[ReportRange, Query()]
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A CSV file", "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _csv(body: str, name: str) -> Response:
@@ -87,7 +90,7 @@ def _csv(body: str, name: str) -> Response:
     )
 
 
-@router.get("/reports/sitrep.csv", response_class=Response)
+@router.get("/reports/sitrep.csv", response_class=Response, responses=CSV_RESPONSE)
 def sitrep_csv(request: Request, conn: Conn, user: Reporter, span: Range) -> Response:
     """Capacity, patients at the 08:00 Thursday snapshot and occupancy, by ward, pathway, provider and total."""
     start, end = span.resolved(datetime.now(UTC))
@@ -103,7 +106,7 @@ def sitrep_api(request: Request, conn: Conn, user: Reporter, span: Range) -> lis
     ]
 
 
-@router.get("/reports/outcomes.csv", response_class=Response)
+@router.get("/reports/outcomes.csv", response_class=Response, responses=CSV_RESPONSE)
 def outcomes_csv(request: Request, conn: Conn, user: Reporter, span: Range) -> Response:
     start, end = span.resolved(datetime.now(UTC))
     figures = rp.Figures(q.outcomes(conn, date_from=start, date_to=end, now=datetime.now(UTC)))

@@ -6,7 +6,7 @@ suite. Every answer must be a non-5xx with a documented status, content type and
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from clinician_ui.deps import route_access
 from clinician_ui.security import csrf_for, start_session
 from tests.integration.test_ui_route_matrix import _api_routes
 from tests.integration.ui_helpers import admit_body, app_client, seed_users
+from vward import heartbeat
 from vward.config import Settings
 
 EXAMPLES = 8  # per operation and generation mode (valid and invalid data)
@@ -87,7 +88,12 @@ def test_fuzzing_the_schema_finds_no_5xx_and_no_undocumented_answer(
     clean_db: psycopg.Connection, settings: Settings, role: str, tmp_path: Path
 ) -> None:
     seed_users(clean_db)
-    settings = settings.model_copy(update={"vapid_private_key_path": tmp_path / "vapid.pem"})
+    # The alert path is up for the whole run (its outage, /healthz's 503, is tested in test_alert_health.py).
+    settings = settings.model_copy(
+        update={"vapid_private_key_path": tmp_path / "vapid.pem", "heartbeat_stale_s": 24 * 3600.0}
+    )
+    for component in ("ingest", "hub"):
+        heartbeat.beat(clean_db, component=component, instance="0", now=datetime.now(UTC))
     ensure_vapid_key(tmp_path / "vapid.pem")  # a deployed hub has its key; without one the route is a 503
     allowed = _allowed(settings, role)
     failures: list[str] = []
