@@ -20,9 +20,12 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ ! -x .venv/bin/vward ]] || [[ pyproject.toml -nt .venv/.installed ]]; then
+# constraints.txt pins every package to the versions the suite passed with (an unpinned client library once
+# changed a default under us); regenerate it with `.venv/bin/pip freeze --exclude-editable > constraints.txt`
+# after a tested upgrade.
+if [[ ! -x .venv/bin/vward ]] || [[ pyproject.toml -nt .venv/.installed ]] || [[ constraints.txt -nt .venv/.installed ]]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test]"
   touch .venv/.installed
 fi
