@@ -43,6 +43,7 @@ from alerting.errors import AlertingError
 from vward import vocabulary
 
 PARAMETERS: tuple[str, ...] = ("rr", "spo2", "air_oxygen", "sbp", "pulse", "consciousness", "temp")
+SCORE_COLUMNS: tuple[str, ...] = tuple(f"score_{p}" for p in PARAMETERS)  # readings' sub-score columns
 RISK_LEVELS: tuple[str, ...] = vocabulary.RISK_LEVELS  # the kernel's risk codes index this
 CONSCIOUSNESS_CODES: dict[str, int] = vocabulary.ACVPU_CODES
 MISSING: int = -1

@@ -12,16 +12,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-PARAMETERS = ("rr", "spo2", "on_oxygen", "sbp", "dbp", "hr", "consciousness", "temp")
-SCORE_COLUMNS = (
-    "score_rr",
-    "score_spo2",
-    "score_air_oxygen",
-    "score_sbp",
-    "score_pulse",
-    "score_consciousness",
-    "score_temp",
-)
+from alerting.news2 import SCORE_COLUMNS
+from vward.vocabulary import VITAL_FIELDS as PARAMETERS
 
 
 def set_rows(readings: Sequence[dict[str, Any]], *, freshness: timedelta, limit: int) -> list[dict[str, Any]]:

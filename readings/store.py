@@ -57,13 +57,7 @@ _COLUMNS = (
     "news2_total",
     "news2_complete",
     "news2_risk",
-    "score_rr",
-    "score_spo2",
-    "score_air_oxygen",
-    "score_sbp",
-    "score_pulse",
-    "score_consciousness",
-    "score_temp",
+    *news2.SCORE_COLUMNS,
     *npews_sets.COPY_COLUMNS,
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
