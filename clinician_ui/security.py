@@ -111,6 +111,17 @@ def session_user(conn: psycopg.Connection, session_id: str, *, now: datetime, id
     return None if row is None else load_user(conn, row[0])
 
 
+def session_is_live(conn: psycopg.Connection, session_id: str, *, now: datetime, idle: timedelta) -> bool:
+    """Whether a session still holds, without counting as activity: an open live stream is not a person at
+    the keyboard, so it must not keep an idle session alive."""
+    row = conn.execute(
+        "SELECT 1 FROM web_sessions WHERE token_hash = %(h)s AND revoked_at IS NULL"
+        " AND expires_at > %(now)s AND last_seen_at > %(idle_since)s",
+        {"now": now, "h": _digest(session_id), "idle_since": now - idle},
+    ).fetchone()
+    return row is not None
+
+
 def end_session(conn: psycopg.Connection, session_id: str, *, now: datetime, reason: str) -> None:
     conn.execute(
         "UPDATE web_sessions SET revoked_at = %s, revoked_reason = %s WHERE token_hash = %s AND revoked_at IS NULL",

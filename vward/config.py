@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     # Liveness: processes beat every heartbeat_interval_s; one silent for heartbeat_stale_s is shown as down.
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     heartbeat_stale_s: float = Field(default=30.0, gt=0)
+    # An open live alert stream re-checks its session this often, so sign-out or revocation also ends it.
+    stream_session_recheck_s: float = Field(default=15.0, gt=0)
     dead_letter_max_attempts: int = Field(default=5, ge=1)  # failures of one stream entry or clock before parking
 
     # Clinician web UI

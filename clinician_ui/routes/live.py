@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -17,17 +18,18 @@ import redis.asyncio as aredis
 from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from alerting.endpoints import InvalidPushEndpoint, check_endpoint
 from alerting.errors import AlertingError
 from alerting.push import vapid_public_key
 from alerting.throttle import WarningThrottle
-from clinician_ui.deps import AppSettings, Conn, require
+from clinician_ui.deps import AppSettings, Conn, require, session_id
 from clinician_ui.errors import BadInput, UIError
 from clinician_ui.queries import audit
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import StrictIn
-from clinician_ui.security import User
+from clinician_ui.security import User, session_is_live
 from clinician_ui.sse import format_event, valid_stream_id, visible
 from vward.config import Settings
 
@@ -53,11 +55,22 @@ async def alert_stream(
     start = valid_stream_id(request.headers.get("last-event-id")) or valid_stream_id(since) or "$"
     client: aredis.Redis = request.app.state.aredis
     wards = list(user.ward_ids)
+    sid = session_id(request)
+
+    def still_signed_in() -> bool:
+        with request.app.state.pool.connection() as conn:
+            return session_is_live(conn, sid, now=request.app.state.clock(), idle=settings.session_idle_timeout)
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 3000\n\n"
         last = start
+        recheck_at = time.monotonic() + settings.stream_session_recheck_s
         while not await request.is_disconnected():
+            if time.monotonic() >= recheck_at:  # a signed-out or revoked session's stream ends with it
+                if not await run_in_threadpool(still_signed_in):
+                    yield "event: signed-out\ndata: {}\n\n"
+                    return
+                recheck_at = time.monotonic() + settings.stream_session_recheck_s
             try:
                 if last == "$":  # pin "now" to an id, so nothing added between two reads is skipped
                     newest: Any = await client.xrevrange(settings.alert_stream, count=1)

@@ -30,7 +30,8 @@ READ_TIMEOUT = httpx.Timeout(10.0, read=30.0)  # generous: a keepalive comes eve
 def server(clean_db: psycopg.Connection, settings: Settings) -> Iterator[str]:
     seed_users(clean_db)
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(settings.model_copy(update={"stream_session_recheck_s": 1.0}))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     while not srv.started:
@@ -142,3 +143,15 @@ def test_a_redis_outage_is_waited_out_inside_the_stream(
     assert '"event_id": "7"' in event["data"]
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(said) <= 1 and all("Redis unavailable" in m for m in said)  # once a minute at most
+
+
+def test_signing_out_ends_the_open_stream(nurse: httpx.Client) -> None:
+    with nurse.stream("GET", "/api/alerts/stream") as response:
+        assert response.status_code == 200
+        stream = messages(response.iter_lines())
+        assert next(stream) == {"retry": "3000"}
+        token = nurse.get("/api/csrf").json()["csrf"]
+        assert nurse.post("/signout", headers={"X-CSRF-Token": token}).status_code in (200, 303)
+        rest = list(stream)  # the server ends the stream within a re-check (1 s here)
+    assert rest[-1] == {"event": "signed-out", "data": "{}"}
+    assert nurse.get("/api/alerts/stream").status_code == 401  # and a browser's reconnect is refused
