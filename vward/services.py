@@ -291,6 +291,13 @@ def restart_mosquitto(base: Path, port: int) -> None:
     _start_mosquitto_daemon(mosquitto_dir(base), port)
 
 
+def reset_mosquitto(base: Path, port: int) -> None:
+    """Restarts the broker without its persistence file: every session and queue is gone (tests only)."""
+    stop_mosquitto(base)
+    (mosquitto_dir(base) / "data" / "mosquitto.db").unlink(missing_ok=True)
+    _start_mosquitto_daemon(mosquitto_dir(base), port)
+
+
 def reload_mosquitto(base: Path) -> None:
     """Makes the broker re-read its password file and ACL (after a device is added or its password rotated)."""
     pid = _pid_alive(mosquitto_dir(base) / "mosquitto.pid")

@@ -119,6 +119,15 @@ class AdmissionSource(StrEnum):
     STEP_DOWN = "step_down"
 
 
+class Sex(StrEnum):
+    """As recorded on admission, to tell patients apart (``patients.sex``, migration 0015)."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
 class DischargeOutcome(StrEnum):
     RECOVERED_AT_HOME = "recovered_at_home"
     CONVEYED_TO_HOSPITAL = "conveyed_to_hospital"

@@ -83,6 +83,9 @@ def _allowed(settings: Settings, role: str) -> set[tuple[str, str]]:
     return allowed - SKIP
 
 
+# Schemathesis draws from ``random`` inside its own strategies; Hypothesis deprecates that, and only says so
+# on some runs (it failed one CI run under ``filterwarnings = error``). Not our code: ignored here alone.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @pytest.mark.parametrize("role", list(ROLES))
 def test_fuzzing_the_schema_finds_no_5xx_and_no_undocumented_answer(
     clean_db: psycopg.Connection, settings: Settings, role: str, tmp_path: Path

@@ -25,6 +25,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("alerts", "status"): set(v.AlertStatus),
     ("alerts", "response_kind"): set(v.ResponseKind),
     ("admissions", "spo2_scale"): {str(scale) for scale in v.SPO2_SCALES},
+    ("patients", "sex"): set(v.Sex),
     ("dead_letters", "kind"): set(dead_letters.KINDS),
     ("dead_letters", "status"): {"failing", "parked", "retried", "dismissed"},
     ("signin_throttle", "scope"): {"account", "address"},

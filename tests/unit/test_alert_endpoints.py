@@ -63,8 +63,8 @@ def test_the_test_only_setting_allows_a_loopback_service_and_nothing_else() -> N
 
 
 def test_the_test_only_setting_is_refused_in_production() -> None:
-    secrets = {k: "s3cret-enough" for k in ("mqtt_ingest_password", "mqtt_loadgen_password", "session_secret",
-                                              "sim_device_secret")}  # fmt: skip
+    secrets = {k: "s3cret-enough" for k in ("mqtt_ingest_password", "mqtt_loadgen_password", "mqtt_admin_password",
+                                              "session_secret", "sim_device_secret")}  # fmt: skip
     Settings(mode="production", **secrets)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="push_allow_test_endpoints"):
         Settings(mode="production", push_allow_test_endpoints=True, **secrets)  # type: ignore[arg-type]
