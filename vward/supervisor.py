@@ -177,13 +177,20 @@ def main(argv: list[str]) -> None:
     """``python -m vward.supervisor STATE_DIR SPEC_JSON``: what ``vward up`` runs; it detaches (forks and
     returns at once), so the supervisor belongs to no terminal and no caller has to wait for it."""
     state_dir, spec = Path(argv[0]), json.loads(argv[1])
+    registered_r, registered_w = os.pipe()
     if os.fork() > 0:
-        os._exit(0)
+        # Return only once the detached child has its pid file, so a caller that finds its processes
+        # already running (adopted) never sees a moment without a registered supervisor.
+        os.close(registered_w)
+        os._exit(0 if os.read(registered_r, 1) == b"1" else 1)
+    os.close(registered_r)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _frame: stop.set())
     pidfiles.register_self(state_dir, SUPERVISOR)
+    os.write(registered_w, b"1")
+    os.close(registered_w)
     log.info("supervising %s", ", ".join(spec))
     Supervisor(state_dir, spec).run(stop)
     log.info("supervisor stopped")
