@@ -9,7 +9,7 @@ arrive as ``AcceptedReading`` tuples and take the same path through ``from_accep
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
@@ -42,6 +42,9 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "abnormal_pupils",
 )
 _EXTRA = attrgetter(*EXTRA_COLUMNS)
+# Everything a reading says, as ``ReadingColumns.fields()`` lays it out and as the readings table stores it:
+# two readings of one device at one time are the same reading only if every one of these agrees.
+READING_FIELDS: tuple[str, ...] = (*VALUE_COLUMNS, *EXTRA_COLUMNS)
 
 
 class ChildExtras(BaseModel):
@@ -161,6 +164,10 @@ class ReadingColumns:
     def column(self, name: str) -> np.ndarray:
         return self.values[:, VALUE_COLUMNS.index(name)]
 
+    def fields(self) -> np.ndarray:
+        """Every value a reading carries, (n, 16) in ``READING_FIELDS`` order (NaN = not carried)."""
+        return np.hstack([self.values, self.extras])
+
 
 def _extras(readings: Sequence[VitalSigns]) -> np.ndarray:
     """The extras of every reading: a device's reading can carry only the carer's answer, so a batch from
@@ -169,22 +176,37 @@ def _extras(readings: Sequence[VitalSigns]) -> np.ndarray:
     carer = EXTRA_COLUMNS.index("carer_answer")
     for i, r in enumerate(readings):
         if isinstance(r, AcceptedReading):
-            extras[i] = [_code(name, value) for name, value in zip(EXTRA_COLUMNS, _EXTRA(r), strict=True)]
+            extras[i] = [field_code(name, value) for name, value in zip(EXTRA_COLUMNS, _EXTRA(r), strict=True)]
         elif r.carer_answer is not None:
             extras[i, carer] = _CODES["carer_answer"][r.carer_answer]
     return extras
 
 
-_CODES: dict[str, dict[str, int]] = {
+_CODES: dict[str, Mapping[str, float]] = {
+    "consciousness": CONSCIOUSNESS_CODES,
     "resp_distress": RESP_DISTRESS_CODES,
     "o2_device": OXYGEN_DEVICES,
     "carer_answer": {answer: k for k, answer in enumerate(CARER_ANSWERS)},
 }
+_BOOLEANS = frozenset({"on_oxygen", "clinical_concern", "sepsis_suspicion", "abnormal_pupils"})
 
 
-def _code(name: str, value: object) -> float:
+def field_code(name: str, value: object) -> float:
+    """One field of ``READING_FIELDS`` (as a reading or a stored row holds it) as its float64 column code:
+    a word of a vocabulary becomes its code, a boolean 1.0 or 0.0, None NaN."""
     if value is None:
         return np.nan
     if name in _CODES:
         return float(_CODES[name][str(value)])
     return float(value)  # type: ignore[arg-type]
+
+
+def field_value(name: str, code: float) -> object:
+    """The inverse of ``field_code`` for showing a reading (None where NaN): the word, boolean or number."""
+    if code != code:
+        return None
+    if name in _CODES:
+        return next(word for word, k in _CODES[name].items() if k == int(code))
+    if name in _BOOLEANS:
+        return code == 1.0
+    return code

@@ -31,7 +31,7 @@ from alerting import news2
 from alerting.npews_raising import record_child_sets
 from alerting.raising import LatestSet, close_missed_readings, record_scores
 from readings import copy_binary, npews_sets
-from readings.columns import VALUE_COLUMNS, AcceptedReading, ReadingColumns
+from readings.columns import READING_FIELDS, VALUE_COLUMNS, AcceptedReading, ReadingColumns, field_code, field_value
 from readings.observation_sets import (
     CONSCIOUSNESS_CODES,
     NEVER,
@@ -287,7 +287,7 @@ def _copy_rows(conn: psycopg.Connection, payload: bytes) -> errors.UniqueViolati
 
 _STORED_VALUES = (
     "SELECT k.i, "
-    + ", ".join(f"r.{name}" for name in VALUE_COLUMNS)
+    + ", ".join(f"r.{name}" for name in READING_FIELDS)
     + " FROM unnest(%s::text[], %s::timestamptz[], %s::int[]) AS k(device_id, measured_at, i)"
     " JOIN readings r ON r.device_id = k.device_id AND r.measured_at = k.measured_at"
 )
@@ -295,7 +295,8 @@ _STORED_VALUES = (
 
 def _set_aside_repeats(conn: psycopg.Connection, batch: ReadingColumns) -> tuple[np.ndarray, int]:
     """Which readings are new (a mask), after quarantining as conflicts those that contradict a stored
-    reading or an earlier one of the batch; returns the mask and how many conflicts were quarantined."""
+    reading or an earlier one of the batch in any of ``READING_FIELDS`` (a child's hand-entered extras
+    included); returns the mask and how many conflicts were quarantined."""
     keys = np.stack([batch.device, batch.measured_at], axis=1)
     _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     group = group.reshape(-1)
@@ -307,35 +308,26 @@ def _set_aside_repeats(conn: psycopg.Connection, batch: ReadingColumns) -> tuple
             list(range(len(first))),
         ),
     ).fetchall()
+    fields = batch.fields()
     stored = np.zeros(len(first), dtype=bool)
-    reference = batch.values[first].copy()  # what each key's readings must equal: the stored or first one
+    reference = fields[first].copy()  # what each key's readings must equal: the stored or first one
     for row in rows:
         stored[row[0]] = True
-        reference[row[0]] = _coded(row[1:])
+        reference[row[0]] = [field_code(name, value) for name, value in zip(READING_FIELDS, row[1:], strict=True)]
     new = ~stored[group] & (np.arange(len(batch)) == first[group])
-    same = _same_values(batch.values, reference[group])
+    same = _same_values(fields, reference[group])
     conflicting = np.flatnonzero(~new & ~same)
     if len(conflicting):
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO quarantine (received_at, topic, device_id, reason, detail, payload)"
                 " VALUES (%s, %s, %s, %s, %s, %s)",
-                [_conflict_row(batch, int(i), reference[group[i]], bool(stored[group[i]])) for i in conflicting],
+                [
+                    _conflict_row(batch, int(i), fields[i], reference[group[i]], bool(stored[group[i]]))
+                    for i in conflicting
+                ],
             )
     return new, len(conflicting)
-
-
-def _coded(values: Sequence[object]) -> np.ndarray:
-    """A stored row's values (real, boolean, ACVPU letter) coded as ``ReadingColumns.values`` codes them."""
-    coded = np.full(len(VALUE_COLUMNS), np.nan)
-    for k, (name, value) in enumerate(zip(VALUE_COLUMNS, values, strict=True)):
-        if value is None:
-            continue
-        if name == "consciousness":
-            coded[k] = CONSCIOUSNESS_CODES[str(value)]
-        else:
-            coded[k] = float(value)  # type: ignore[arg-type]
-    return coded
 
 
 def _same_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -344,26 +336,19 @@ def _same_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((a32 == b32) | (np.isnan(a32) & np.isnan(b32))).all(axis=1)
 
 
-def _as_json(values: np.ndarray) -> dict[str, object]:
-    letters = {code: letter for letter, code in CONSCIOUSNESS_CODES.items()}
-    out: dict[str, object] = {}
-    for name, value in zip(VALUE_COLUMNS, values.tolist(), strict=True):
-        if value != value:  # NaN: not carried
-            continue
-        if name == "on_oxygen":
-            out[name] = value == 1.0
-        elif name == "consciousness":
-            out[name] = letters[int(value)]
-        else:
-            out[name] = value
-    return out
+def _as_json(fields: np.ndarray) -> dict[str, object]:
+    """The fields a reading carries, by name, in the words and numbers it was sent with."""
+    decoded = {name: field_value(name, code) for name, code in zip(READING_FIELDS, fields.tolist(), strict=True)}
+    return {name: value for name, value in decoded.items() if value is not None}
 
 
-def _conflict_row(batch: ReadingColumns, i: int, reference: np.ndarray, stored: bool) -> tuple[object, ...]:
+def _conflict_row(
+    batch: ReadingColumns, i: int, fields: np.ndarray, reference: np.ndarray, stored: bool
+) -> tuple[object, ...]:
     """A quarantine row showing both versions: the one stored (or stored first in this batch) and this one."""
     device = batch.device_ids[int(batch.device[i])]
     at = from_micros(int(batch.measured_at[i])).isoformat()
-    kept, incoming = _as_json(reference), _as_json(batch.values[i])
+    kept, incoming = _as_json(reference), _as_json(fields)
     body = {"measured_at": at, "stored": kept, "incoming": incoming}
     where = "a stored reading" if stored else "an earlier reading of the same batch"
     detail = f"measured_at {at} repeats {where} with other values: stored {kept}, incoming {incoming}"
