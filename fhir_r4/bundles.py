@@ -26,7 +26,7 @@ SEARCH_PARAMS: dict[str, list[tuple[str, str, str]]] = {
     "Observation": [
         ("patient", "reference", "The patient (required)"),
         ("date", "date", "When measured; ge, le, gt, lt or eq, repeatable"),
-        ("code", "token", "LOINC or SNOMED code of the vital sign or NEWS2, comma for any of several"),
+        ("code", "token", "LOINC or SNOMED code of the vital sign, NEWS2 or NPEWS, comma for any of several"),
     ],
 }
 

@@ -1,7 +1,10 @@
 """The terminology the FHIR door emits, in one place: code systems, LOINC/SNOMED codes and UCUM units.
 
-Codes follow UK Core and the NHS England NEWS2 FHIR conventions. vward's own vocabularies (admission source,
-discharge outcome, NEWS2 risk band) have no national code system, so they use local ``urn:vward:`` systems.
+Codes follow UK Core and the NHS England NEWS2 FHIR conventions. NPEWS follows the same conventions with the
+SNOMED CT concepts of UK Core's EarlyWarningTotalScore and EarlyWarningSubScore value sets, displayed with the
+preferred terms NHS England's Clinical Observations implementation guide states. vward's own vocabularies
+(admission source, discharge outcome, NEWS2 risk band, NPEWS age band and escalation level) have no national
+code system, so they use local ``urn:vward:`` systems.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposi
 ADMIT_SOURCE = "urn:vward:admit-source"
 DISCHARGE_OUTCOME = "urn:vward:discharge-outcome"
 NEWS2_RISK = "urn:vward:news2-risk"
+NPEWS_AGE_BAND = "urn:vward:npews-age-band"  # codes 0-3: alerting.npews.AGE_BANDS
+NPEWS_LEVEL = "urn:vward:npews-level"  # alerting.npews.LEVELS, the level the total alone reaches
 DEVICE_ID = "urn:vward:device"
 WARD_CODE = "urn:vward:ward"
 
@@ -132,8 +137,37 @@ PARAMETER_SOURCE = {
     "temp": "temp",
 }
 
+
+NPEWS = Code(SNOMED, "1363261000000104", "NPEWS (National Paediatric Early Warning Score) - total score")
+NPEWS_CHART = Code(SNOMED, "1364091000000101", "NPEWS (National Paediatric Early Warning Score) chart used")
+# One component per NPEWS parameter, in alerting.npews.PARAMETERS order.
+NPEWS_COMPONENTS: dict[str, Code] = {
+    "rr": Code(SNOMED, "1363271000000106", "NPEWS (National Paediatric Early Warning Score) - respiration rate score"),
+    "resp_distress": Code(
+        SNOMED, "1363301000000109", "NPEWS (National Paediatric Early Warning Score) - respiratory distress score"
+    ),
+    "spo2": Code(
+        SNOMED,
+        "1363311000000106",
+        "NPEWS (National Paediatric Early Warning Score) - peripheral oxygen saturation score",
+    ),
+    "oxygen": Code(
+        SNOMED, "1363321000000100", "NPEWS (National Paediatric Early Warning Score) - inspired oxygen score"
+    ),
+    "hr": Code(SNOMED, "1363331000000103", "NPEWS (National Paediatric Early Warning Score) - heart rate score"),
+    "sbp": Code(
+        SNOMED, "1363291000000105", "NPEWS (National Paediatric Early Warning Score) - systolic blood pressure score"
+    ),
+    "crt": Code(
+        SNOMED, "1363341000000107", "NPEWS (National Paediatric Early Warning Score) - capillary refill time score"
+    ),
+}
+# Which raw Observation kind each NPEWS parameter is derived from; respiratory distress and capillary refill
+# are entered by hand and not (yet) emitted as Observations of their own, so they have none.
+NPEWS_PARAMETER_SOURCE = {"rr": "rr", "spo2": "spo2", "oxygen": "o2", "hr": "hr", "sbp": "bp"}
+
 # Every Observation kind the API emits, and the codes a search's ``code=`` may name for it.
-OBSERVATION_KINDS = ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "news2")
+OBSERVATION_KINDS = ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "news2", "npews")
 
 
 def codes_by_kind() -> dict[str, set[tuple[str, str]]]:
@@ -142,4 +176,5 @@ def codes_by_kind() -> dict[str, set[tuple[str, str]]]:
     out["bp"] |= {(c.system, c.code) for c in SYSTOLIC + DIASTOLIC}
     out["o2"] = {(ON_AIR.system, ON_AIR.code), (ON_OXYGEN.system, ON_OXYGEN.code)}
     out["news2"] = {(NEWS2.system, NEWS2.code)}
+    out["npews"] = {(NPEWS.system, NPEWS.code)}
     return out

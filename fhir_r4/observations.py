@@ -1,4 +1,5 @@
-"""Pure mappers from a stored reading to its FHIR Observations: one per vital sign, and one NEWS2.
+"""Pure mappers from a stored reading to its FHIR Observations: one per vital sign, and one NEWS2 (an
+adult's set) or NPEWS (a child's set) score.
 
 A reading has no id of its own (it is unique on device and measurement time), so an Observation's id is
 ``{admission}-{microseconds since 1970}-{first 8 hex of sha256(device)}-{kind}``: at most 52 characters,
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from alerting import npews as npews_chart
 from alerting.news2 import PARAMETERS
 from fhir_r4 import codes
 from fhir_r4.resources import Resource, instant
-from fhir_r4.rows import ReadingRow
+from fhir_r4.rows import ReadingRow, SourceRef
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_BIGINT = 2**63 - 1
@@ -115,24 +117,58 @@ def _vital(row: ReadingRow, kind: str) -> Resource | None:
     return _base(row, kind, VITAL_SIGNS) | {"code": _concept(*v.codes), "valueQuantity": _quantity(value, v.unit)}
 
 
-def news2(row: ReadingRow) -> Resource | None:
-    """The set's NEWS2: a component per sub-score (a missing one with a data-absent reason), derived from the
-    raw Observations of the set. An incomplete set's total is a floor, so it carries the ``>=`` comparator
-    and says so in a note: never a silent total."""
-    if row.news2_total is None:
-        return None
-    obs = _base(row, "news2", SURVEY) | {"code": _concept(codes.NEWS2)}
-    value = _quantity(row.news2_total, codes.SCORE_UNIT)
-    present = sum(s is not None for s in row.sub_scores)
-    if not row.news2_complete:
+def _score_value(obs: Resource, total: int, complete: bool | None, sub_scores: tuple[int | None, ...]) -> None:
+    """The total as ``valueQuantity``; an incomplete set's total is a floor, so it carries the ``>=``
+    comparator and says so in a note: never a silent total."""
+    value = _quantity(total, codes.SCORE_UNIT)
+    if not complete:
         value["comparator"] = ">="
+        present = sum(s is not None for s in sub_scores)
+        why = (
+            f"{present} of {len(sub_scores)} parameters measured within the freshness window"
+            if present < len(sub_scores)
+            else "supplemental oxygen with no recorded level scores only the floor it is sure of"
+        )
         obs["note"] = [
             {
-                "text": f"Incomplete observation set: {present} of {len(PARAMETERS)} parameters measured within the "
-                "freshness window; the total is the partial total of those present (a floor of the true score)."
+                "text": f"Incomplete observation set: {why}; the total is the partial total of those present "
+                "(a floor of the true score)."
             }
         ]
     obs["valueQuantity"] = value
+
+
+def _sub_score(code: codes.Code, score: int | None) -> Resource:
+    """A sub-score component; a missing one has a data-absent reason, never a 0."""
+    component: Resource = {"code": _concept(code)}
+    if score is None:
+        component["dataAbsentReason"] = {
+            "coding": [{"system": codes.DATA_ABSENT, "code": "unknown", "display": "Unknown"}],
+            "text": "not measured within the freshness window",
+        }
+    else:
+        component["valueQuantity"] = _quantity(score, codes.SCORE_UNIT)
+    return component
+
+
+def _derived_from(row: ReadingRow, sources: dict[str, SourceRef], kinds: dict[str, str]) -> list[Resource]:
+    """References to the raw Observations the set's parameters came from, each once, in parameter order."""
+    derived: list[Resource] = []
+    for param, kind in kinds.items():
+        src = sources.get(param)
+        if src is not None:
+            ref = {"reference": f"Observation/{observation_id(row.admission_id, src.measured_at, src.device_id, kind)}"}
+            if ref not in derived:
+                derived.append(ref)
+    return derived
+
+
+def news2(row: ReadingRow) -> Resource | None:
+    """The set's NEWS2: a component per sub-score, derived from the raw Observations of the set."""
+    if row.news2_total is None:
+        return None
+    obs = _base(row, "news2", SURVEY) | {"code": _concept(codes.NEWS2)}
+    _score_value(obs, row.news2_total, row.news2_complete, row.sub_scores)
     if row.news2_risk is not None:
         obs["interpretation"] = [
             {
@@ -140,26 +176,45 @@ def news2(row: ReadingRow) -> Resource | None:
                 "text": f"{row.news2_risk} clinical risk",
             }
         ]
-    components = []
-    for param, score in zip(PARAMETERS, row.sub_scores, strict=True):
-        key = f"spo2_scale{row.spo2_scale}" if param == "spo2" else param
-        component: Resource = {"code": _concept(codes.NEWS2_COMPONENTS[key])}
-        if score is None:
-            component["dataAbsentReason"] = {
-                "coding": [{"system": codes.DATA_ABSENT, "code": "unknown", "display": "Unknown"}],
-                "text": "not measured within the freshness window",
+    obs["component"] = [
+        _sub_score(codes.NEWS2_COMPONENTS[f"spo2_scale{row.spo2_scale}" if param == "spo2" else param], score)
+        for param, score in zip(PARAMETERS, row.sub_scores, strict=True)
+    ]
+    derived = _derived_from(row, row.sources, {p: codes.PARAMETER_SOURCE[p] for p in PARAMETERS})
+    if derived:
+        obs["derivedFrom"] = derived
+    return obs
+
+
+def npews(row: ReadingRow) -> Resource | None:
+    """A child's set's NPEWS: the chart used (age band on the day), a component per sub-score, the level the
+    total reaches, derived from the raw Observations of the set. Triggers beyond the total (a carer's W,
+    a new suspicion of sepsis, an AVPU change) escalate the child's alert, not this score."""
+    if row.npews_total is None or row.npews_age_band is None:
+        return None
+    obs = _base(row, "npews", SURVEY) | {"code": _concept(codes.NPEWS)}
+    _score_value(obs, row.npews_total, row.npews_complete, row.npews_sub_scores)
+    if row.npews_level is not None:
+        level = row.npews_level
+        obs["interpretation"] = [
+            {
+                "coding": [{"system": codes.NPEWS_LEVEL, "code": level, "display": level}],
+                "text": f"escalation level by the PEWS total: {level}",
             }
-        else:
-            component["valueQuantity"] = _quantity(score, codes.SCORE_UNIT)
-        components.append(component)
-    obs["component"] = components
-    derived = []
-    for param in PARAMETERS:
-        src = row.sources.get(param)
-        if src is not None:
-            ref = observation_id(row.admission_id, src.measured_at, src.device_id, codes.PARAMETER_SOURCE[param])
-            if {"reference": f"Observation/{ref}"} not in derived:
-                derived.append({"reference": f"Observation/{ref}"})
+        ]
+    band = npews_chart.AGE_BANDS[row.npews_age_band]
+    chart: Resource = {
+        "code": _concept(codes.NPEWS_CHART),
+        "valueCodeableConcept": {
+            "coding": [{"system": codes.NPEWS_AGE_BAND, "code": str(row.npews_age_band), "display": band}],
+            "text": f"PEWS chart for {band}",
+        },
+    }
+    obs["component"] = [chart] + [
+        _sub_score(codes.NPEWS_COMPONENTS[param], score)
+        for param, score in zip(npews_chart.PARAMETERS, row.npews_sub_scores, strict=True)
+    ]
+    derived = _derived_from(row, row.npews_sources, codes.NPEWS_PARAMETER_SOURCE)
     if derived:
         obs["derivedFrom"] = derived
     return obs
@@ -167,7 +222,9 @@ def news2(row: ReadingRow) -> Resource | None:
 
 def observation(row: ReadingRow, kind: str) -> Resource | None:
     """The Observation of ``kind`` this reading holds, or None if it measured no such thing."""
-    return news2(row) if kind == "news2" else _vital(row, kind)
+    if kind == "news2":
+        return news2(row)
+    return npews(row) if kind == "npews" else _vital(row, kind)
 
 
 def observations(row: ReadingRow, kinds: tuple[str, ...] = codes.OBSERVATION_KINDS) -> list[Resource]:
@@ -186,4 +243,5 @@ def fields_present(kind: str) -> tuple[str, ...]:
         "o2": ("on_oxygen",),
         "acvpu": ("consciousness",),
         "news2": ("news2_total",),
+        "npews": ("npews_total",),
     }.get(kind, (kind,))

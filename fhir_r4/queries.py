@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,9 @@ from psycopg import sql
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
+from alerting import npews
 from alerting.news2 import PARAMETERS
-from fhir_r4.codes import OBSERVATION_KINDS
+from fhir_r4.codes import NPEWS_PARAMETER_SOURCE, OBSERVATION_KINDS
 from fhir_r4.observations import ObservationKey, device_hash, fields_present
 from fhir_r4.rows import AdmissionRow, PatientRow, ReadingRow, SourceRef, WardRow
 from fhir_r4.search import Paging, TimeBounds
@@ -27,6 +29,15 @@ _PARAM_COLUMN = {
     "temp": "temp",
 }
 _SCORE_COLUMNS = [f"score_{p}" for p in PARAMETERS]
+_NPEWS_COLUMNS = [f"npews_{p}" for p in npews.PARAMETERS]
+# The readings column each NPEWS parameter with a raw Observation (codes.NPEWS_PARAMETER_SOURCE) comes from.
+_NPEWS_PARAM_COLUMN = {
+    p: {"o2": "on_oxygen", "bp": "sbp"}.get(kind, kind) for p, kind in NPEWS_PARAMETER_SOURCE.items()
+}
+# (score column, value column): the reading each scored parameter's value came from is looked up for each.
+_SOURCES = [(f"score_{p}", c) for p, c in _PARAM_COLUMN.items()] + [
+    (f"npews_{p}", c) for p, c in _NPEWS_PARAM_COLUMN.items()
+]
 _NUMERIC = ("rr", "spo2", "sbp", "dbp", "hr", "temp")
 
 
@@ -130,11 +141,11 @@ def observation_page(
 def _readings_sql(condition: sql.Composable) -> sql.Composed:
     sources = []
     joins = []
-    for param, column in _PARAM_COLUMN.items():
-        alias = sql.Identifier(f"src_{param}")
+    for score, column in _SOURCES:
+        alias = sql.Identifier(f"src_{score}")
         sources.append(
             sql.SQL("{a}.device_id AS {d}, {a}.measured_at AS {m}").format(
-                a=alias, d=sql.Identifier(f"src_{param}_device"), m=sql.Identifier(f"src_{param}_at")
+                a=alias, d=sql.Identifier(f"src_{score}_device"), m=sql.Identifier(f"src_{score}_at")
             )
         )
         joins.append(
@@ -143,14 +154,14 @@ def _readings_sql(condition: sql.Composable) -> sql.Composed:
                 " WHERE s.admission_id = r.admission_id AND s.{col} IS NOT NULL AND s.measured_at <= r.measured_at"
                 " AND s.measured_at >= r.measured_at - %(window)s ORDER BY s.measured_at DESC, s.device_id LIMIT 1)"
                 " {a} ON r.{score} IS NOT NULL"
-            ).format(col=sql.Identifier(column), a=alias, score=sql.Identifier(f"score_{param}"))
+            ).format(col=sql.Identifier(column), a=alias, score=sql.Identifier(score))
         )
     numeric = [sql.SQL("r.{c}::numeric AS {c}").format(c=sql.Identifier(c)) for c in _NUMERIC]
-    scores = [sql.SQL("r.{}").format(sql.Identifier(c)) for c in _SCORE_COLUMNS]
+    scores = [sql.SQL("r.{}").format(sql.Identifier(c)) for c in _SCORE_COLUMNS + _NPEWS_COLUMNS]
     return sql.SQL(
         "SELECT r.admission_id, a.patient_id, r.device_id, d.kind AS device_kind, r.measured_at, r.received_at,"
         " {numeric}, r.on_oxygen, r.consciousness, a.spo2_scale, r.news2_total, r.news2_complete, r.news2_risk,"
-        " {scores},"
+        " r.npews_age_band, r.npews_total, r.npews_complete, r.npews_level, {scores},"
         " {sources} FROM readings r JOIN admissions a ON a.id = r.admission_id"
         " LEFT JOIN devices d ON d.id = r.device_id{joins} WHERE {condition} ORDER BY r.measured_at, r.device_id"
     ).format(
@@ -162,16 +173,19 @@ def _readings_sql(condition: sql.Composable) -> sql.Composed:
     )
 
 
+def _sources(row: dict[str, Any], params: Iterable[str], prefix: str) -> dict[str, SourceRef]:
+    found = {p: (row[f"src_{prefix}_{p}_device"], row[f"src_{prefix}_{p}_at"]) for p in params}
+    return {p: SourceRef(device, at) for p, (device, at) in found.items() if device is not None}
+
+
 def _reading_row(row: dict[str, Any]) -> ReadingRow:
-    sources = {
-        p: SourceRef(row[f"src_{p}_device"], row[f"src_{p}_at"])
-        for p in PARAMETERS
-        if row[f"src_{p}_device"] is not None
-    }
+    derived = ("sub_scores", "sources", "npews_sub_scores", "npews_sources")
     return ReadingRow(
-        **{k: row[k] for k in ReadingRow.__dataclass_fields__ if k not in ("sub_scores", "sources")},
+        **{k: row[k] for k in ReadingRow.__dataclass_fields__ if k not in derived},
         sub_scores=tuple(row[c] for c in _SCORE_COLUMNS),
-        sources=sources,
+        sources=_sources(row, PARAMETERS, "score"),
+        npews_sub_scores=tuple(row[c] for c in _NPEWS_COLUMNS),
+        npews_sources=_sources(row, _NPEWS_PARAM_COLUMN, "npews"),
     )
 
 

@@ -187,7 +187,7 @@ def read_observation(observation_id: str, request: Request, conn: Conn, client: 
 
 @router.get(f"{BASE_PATH}/Observation", response_class=FhirResponse)
 def search_observations(request: Request, conn: Conn, client: Reader) -> Response:
-    """A patient's vital signs and NEWS2 scores, oldest first, by date range and code."""
+    """A patient's vital signs and NEWS2 or NPEWS scores, oldest first, by date range and code."""
     params = search_params(request, {"patient", "subject", "date", "code"})
     patient = one(params, "patient") or one(params, "subject")
     if patient is None:

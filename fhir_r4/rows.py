@@ -40,7 +40,7 @@ class AdmissionRow:
 
 @dataclass(frozen=True)
 class SourceRef:
-    """The reading a NEWS2 parameter's value came from (for ``derivedFrom``)."""
+    """The reading a NEWS2 or NPEWS parameter's value came from (for ``derivedFrom``)."""
 
     device_id: str
     measured_at: datetime
@@ -48,8 +48,8 @@ class SourceRef:
 
 @dataclass(frozen=True)
 class ReadingRow:
-    """One stored reading with its set's NEWS2 score; values are ``numeric`` (the shortest decimal of the
-    stored ``real``) so 36.7 °C is emitted as 36.7, not 36.70000076."""
+    """One stored reading with its set's NEWS2 score (an adult's) or NPEWS score (a child's); values are
+    ``numeric`` (the shortest decimal of the stored ``real``) so 36.7 °C is emitted as 36.7, not 36.70000076."""
 
     admission_id: int
     patient_id: int
@@ -71,3 +71,9 @@ class ReadingRow:
     news2_risk: str | None
     sub_scores: tuple[int | None, ...]  # alerting.news2.PARAMETERS order
     sources: dict[str, SourceRef]  # NEWS2 parameter -> the reading its value came from
+    npews_age_band: int | None  # index into alerting.npews.AGE_BANDS: the chart used
+    npews_total: int | None
+    npews_complete: bool | None
+    npews_level: str | None
+    npews_sub_scores: tuple[int | None, ...]  # alerting.npews.PARAMETERS order
+    npews_sources: dict[str, SourceRef]  # NPEWS parameter with a raw Observation -> the reading it came from

@@ -31,6 +31,20 @@ NEWS2_COMPONENTS = {
     "1104371000000107",
 }
 
+# NPEWS: SNOMED CT codes of UK Core's early warning value sets, written out from NHS England's Clinical
+# Observations guide: total, chart used, then the seven sub-scores (RR, distress, SpO2, O2, HR, SBP, CRT).
+NPEWS_TOTAL = ("1363261000000104", "NPEWS (National Paediatric Early Warning Score) - total score")
+NPEWS_CHART_USED = "1364091000000101"
+NPEWS_COMPONENTS = (
+    "1363271000000106",
+    "1363301000000109",
+    "1363311000000106",
+    "1363321000000100",
+    "1363331000000103",
+    "1363291000000105",
+    "1363341000000107",
+)
+
 
 def validate(resource: dict[str, Any]) -> None:
     """Parses ``resource`` (and every Bundle entry) with its fhir.resources R4B model; raises if invalid."""
@@ -55,6 +69,9 @@ def check_observation(obs: dict[str, Any]) -> None:
     assert obs["encounter"]["reference"].startswith("Encounter/")
     assert obs["device"]["identifier"]["value"]
     category = obs["category"][0]["coding"][0]
+    if kind == "npews":
+        check_npews(obs)
+        return
     if kind == "news2":
         assert category["code"] == "survey"
         assert codes(obs["code"], SNOMED) == {"1104051000000101"}
@@ -82,3 +99,29 @@ def check_observation(obs: dict[str, Any]) -> None:
             assert comp["valueQuantity"]["system"] == UCUM and comp["valueQuantity"]["code"] == "mm[Hg]"
         return
     assert obs["valueQuantity"]["system"] == UCUM and obs["valueQuantity"]["code"] == unit
+
+
+def check_npews(obs: dict[str, Any]) -> None:
+    """The fixed values of an NPEWS total: SNOMED code and display, survey, ``{ScoreOf}``, the chart used,
+    a component per sub-score in chart order, and a floor (``>=`` with a note) whenever a sub-score is absent."""
+    assert obs["category"][0]["coding"][0]["code"] == "survey"
+    [coding] = [c for c in obs["code"]["coding"] if c["system"] == SNOMED]
+    assert (coding["code"], coding["display"]) == NPEWS_TOTAL
+    assert obs["valueQuantity"]["system"] == UCUM and obs["valueQuantity"]["code"] == "{ScoreOf}"
+    chart, *subs = obs["component"]
+    assert codes(chart["code"], SNOMED) == {NPEWS_CHART_USED}
+    assert chart["valueCodeableConcept"]["coding"][0]["display"] in {
+        "0-11 months",
+        "1-4 years",
+        "5-12 years",
+        "13+ years",
+    }
+    assert [codes(c["code"], SNOMED) for c in subs] == [{code} for code in NPEWS_COMPONENTS]
+    assert all(c["valueQuantity"]["code"] == "{ScoreOf}" for c in subs if "valueQuantity" in c)
+    absent = [c for c in subs if "valueQuantity" not in c]
+    assert all("dataAbsentReason" in c for c in absent)
+    floor = obs["valueQuantity"].get("comparator") == ">="
+    assert floor == ("note" in obs)
+    if absent:
+        assert floor
+    assert obs["interpretation"][0]["coding"][0]["code"] in {"none", "low", "medium", "high", "emergency"}

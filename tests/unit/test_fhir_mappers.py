@@ -38,6 +38,12 @@ def reading(**over: object) -> ReadingRow:
         "news2_risk": "high",
         "sub_scores": (0, 1, 2, 0, 0, 3, 0),
         "sources": {"rr": SourceRef("ox-1", T), "temp": SourceRef("th-1", T - timedelta(minutes=5))},
+        "npews_age_band": None,
+        "npews_total": None,
+        "npews_complete": None,
+        "npews_level": None,
+        "npews_sub_scores": (None,) * 7,
+        "npews_sources": {},
     }
     values.update(over)
     return ReadingRow(**values)  # type: ignore[arg-type]
@@ -180,7 +186,7 @@ def test_code_and_reference_and_identifier_tokens() -> None:
     assert search.observation_kinds(["http://loinc.org|8867-4"]) == ("hr",)
     assert search.observation_kinds(["8480-6,1104051000000101"]) == ("bp", "news2")
     assert search.observation_kinds(["http://snomed.info/sct|8867-4"]) == ()
-    assert search.observation_kinds([]) == ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "news2")
+    assert search.observation_kinds([]) == ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "news2", "npews")
     assert search.reference_id("Patient/12", "patient", "Patient") == 12
     assert search.reference_id("http://h/fhir/R4/Patient/12", "patient", "Patient") == 12
     with pytest.raises(BadRequest):
