@@ -168,6 +168,8 @@ NPEWS_PARAMETER_SOURCE = {"rr": "rr", "spo2": "spo2", "oxygen": "o2", "hr": "hr"
 
 # Every Observation kind the API emits, and the codes a search's ``code=`` may name for it.
 OBSERVATION_KINDS = ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "news2", "npews")
+# The scores among them: computed where a reading is stored, never accepted from outside.
+SCORE_KINDS = ("news2", "npews")
 
 
 def codes_by_kind() -> dict[str, set[tuple[str, str]]]:

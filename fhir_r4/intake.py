@@ -98,9 +98,9 @@ def _kind(concept: Any) -> tuple[str, set[str]]:
         if isinstance(c, dict) and isinstance(c.get("code"), str)
     }
     for kind, known in codes.codes_by_kind().items():
-        if kind != "news2" and pairs & known:
+        if kind not in codes.SCORE_KINDS and pairs & known:
             return kind, {str(code) for _, code in pairs}
-    raise _Refuse(WRONG_TYPE, "code: not a vital sign vward records (NEWS2 is computed here, not accepted)")
+    raise _Refuse(WRONG_TYPE, "code: not a vital sign vward records (NEWS2 and NPEWS are computed here, not accepted)")
 
 
 def _values(obs: dict[str, Any]) -> dict[str, float | bool | str]:

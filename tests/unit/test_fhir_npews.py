@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from fhir_r4 import observations, search
+from fhir_r4 import intake, observations, search
 from fhir_r4.rows import ReadingRow, SourceRef
+from tests.fhir_bundles import quantity
 from tests.fhir_checks import NPEWS_COMPONENTS, SNOMED, check_observation, codes, validate
 from tests.unit.test_fhir_mappers import T, reading
 
@@ -107,3 +108,10 @@ def test_search_by_the_npews_code_and_ids_round_trip() -> None:
     assert search.observation_kinds(["1104051000000101,1363261000000104"]) == ("news2", "npews")
     key = observations.parse_observation_id(observations.observation_id(7, T, "ox-1", "npews"))
     assert key is not None and key.kind == "npews" and key.measured_at == T
+
+
+def test_an_npews_total_posted_to_fhir_in_is_refused_as_computed_here() -> None:
+    posted = quantity("a", "ox-1", T, "1363261000000104", 12, "{ScoreOf}")
+    posted["code"] = {"coding": [{"system": SNOMED, "code": "1363261000000104"}]}
+    got = intake.decode_entry(0, {"resource": posted})
+    assert isinstance(got, intake.Refused) and got.reason == "wrong_type" and "NPEWS" in got.detail, got
