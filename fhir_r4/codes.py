@@ -162,14 +162,29 @@ NPEWS_COMPONENTS: dict[str, Code] = {
         SNOMED, "1363341000000107", "NPEWS (National Paediatric Early Warning Score) - capillary refill time score"
     ),
 }
-# Which raw Observation kind each NPEWS parameter is derived from; respiratory distress and capillary refill
-# are entered by hand and not (yet) emitted as Observations of their own, so they have none.
-NPEWS_PARAMETER_SOURCE = {"rr": "rr", "spo2": "spo2", "oxygen": "o2", "hr": "hr", "sbp": "bp"}
+# What a visiting nurse adds for NPEWS, as NHS England's Clinical Observations guide records them: the level
+# of respiratory distress (its value the words None, Mild, Moderate or Severe) and capillary refill time.
+RESP_DISTRESS = Code(
+    SNOMED, "1364081000000103", "NPEWS (National Paediatric Early Warning Score) - level of respiratory distress"
+)
+CAPILLARY_REFILL = Code(SNOMED, "15527001", "Capillary filling, function")
+SECONDS = ("s", "s")
+# Which raw Observation kind each NPEWS parameter is derived from, in alerting.npews.PARAMETERS order.
+NPEWS_PARAMETER_SOURCE = {
+    "rr": "rr",
+    "resp_distress": "rd",
+    "spo2": "spo2",
+    "oxygen": "o2",
+    "hr": "hr",
+    "sbp": "bp",
+    "crt": "crt",
+}
 
 # Every Observation kind the API emits, and the codes a search's ``code=`` may name for it.
-OBSERVATION_KINDS = ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "news2", "npews")
-# The scores among them: computed where a reading is stored, never accepted from outside.
-SCORE_KINDS = ("news2", "npews")
+OBSERVATION_KINDS = ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "rd", "crt", "news2", "npews")
+# The kinds FHIR in takes: the MQTT contract's vital signs. Scores are computed where a reading is stored, and
+# respiratory distress and capillary refill are entered by the visiting nurse.
+ACCEPTED_KINDS = ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu")
 
 
 def codes_by_kind() -> dict[str, set[tuple[str, str]]]:
@@ -177,6 +192,8 @@ def codes_by_kind() -> dict[str, set[tuple[str, str]]]:
     out: dict[str, set[tuple[str, str]]] = {k: {(c.system, c.code) for c in v.codes} for k, v in VITALS.items()}
     out["bp"] |= {(c.system, c.code) for c in SYSTOLIC + DIASTOLIC}
     out["o2"] = {(ON_AIR.system, ON_AIR.code), (ON_OXYGEN.system, ON_OXYGEN.code)}
+    out["rd"] = {(RESP_DISTRESS.system, RESP_DISTRESS.code)}
+    out["crt"] = {(CAPILLARY_REFILL.system, CAPILLARY_REFILL.code)}
     out["news2"] = {(NEWS2.system, NEWS2.code)}
     out["npews"] = {(NPEWS.system, NPEWS.code)}
     return out

@@ -98,7 +98,7 @@ def _kind(concept: Any) -> tuple[str, set[str]]:
         if isinstance(c, dict) and isinstance(c.get("code"), str)
     }
     for kind, known in codes.codes_by_kind().items():
-        if kind not in codes.SCORE_KINDS and pairs & known:
+        if kind in codes.ACCEPTED_KINDS and pairs & known:
             return kind, {str(code) for _, code in pairs}
     raise _Refuse(WRONG_TYPE, "code: not a vital sign vward records (NEWS2 and NPEWS are computed here, not accepted)")
 

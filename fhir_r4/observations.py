@@ -1,5 +1,6 @@
-"""Pure mappers from a stored reading to its FHIR Observations: one per vital sign, and one NEWS2 (an
-adult's set) or NPEWS (a child's set) score.
+"""Pure mappers from a stored reading to its FHIR Observations: one per vital sign (for a child, with the
+visit's respiratory distress and capillary refill), and one NEWS2 (an adult's set) or NPEWS (a child's set)
+score.
 
 A reading has no id of its own (it is unique on device and measurement time), so an Observation's id is
 ``{admission}-{microseconds since 1970}-{first 8 hex of sha256(device)}-{kind}``: at most 52 characters,
@@ -111,6 +112,18 @@ def _vital(row: ReadingRow, kind: str) -> Resource | None:
         obs = _base(row, kind, VITAL_SIGNS) | {"code": _concept(*codes.VITALS["acvpu"].codes)}
         obs["valueCodeableConcept"] = _concept(codes.ACVPU[row.consciousness])
         return obs
+    if kind == "rd":
+        if row.resp_distress is None:
+            return None
+        found = {"text": row.resp_distress.capitalize()}  # the guide's None, Mild, Moderate or Severe
+        return _base(row, kind, SURVEY) | {"code": _concept(codes.RESP_DISTRESS), "valueCodeableConcept": found}
+    if kind == "crt":
+        if row.crt is None:
+            return None
+        return _base(row, kind, SURVEY) | {
+            "code": _concept(codes.CAPILLARY_REFILL),
+            "valueQuantity": _quantity(row.crt, codes.SECONDS),
+        }
     value = getattr(row, kind)
     if value is None or v is None or v.unit is None:
         return None
@@ -243,5 +256,6 @@ def fields_present(kind: str) -> tuple[str, ...]:
         "o2": ("on_oxygen",),
         "acvpu": ("consciousness",),
         "news2": ("news2_total",),
+        "rd": ("resp_distress",),
         "npews": ("npews_total",),
     }.get(kind, (kind,))

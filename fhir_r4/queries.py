@@ -32,13 +32,14 @@ _SCORE_COLUMNS = [f"score_{p}" for p in PARAMETERS]
 _NPEWS_COLUMNS = [f"npews_{p}" for p in npews.PARAMETERS]
 # The readings column each NPEWS parameter with a raw Observation (codes.NPEWS_PARAMETER_SOURCE) comes from.
 _NPEWS_PARAM_COLUMN = {
-    p: {"o2": "on_oxygen", "bp": "sbp"}.get(kind, kind) for p, kind in NPEWS_PARAMETER_SOURCE.items()
+    p: {"o2": "on_oxygen", "bp": "sbp", "rd": "resp_distress"}.get(kind, kind)
+    for p, kind in NPEWS_PARAMETER_SOURCE.items()
 }
 # (score column, value column): the reading each scored parameter's value came from is looked up for each.
 _SOURCES = [(f"score_{p}", c) for p, c in _PARAM_COLUMN.items()] + [
     (f"npews_{p}", c) for p, c in _NPEWS_PARAM_COLUMN.items()
 ]
-_NUMERIC = ("rr", "spo2", "sbp", "dbp", "hr", "temp")
+_NUMERIC = ("rr", "spo2", "sbp", "dbp", "hr", "temp", "crt")
 
 
 def patient(conn: psycopg.Connection, patient_id: int) -> PatientRow | None:
@@ -161,7 +162,7 @@ def _readings_sql(condition: sql.Composable) -> sql.Composed:
     return sql.SQL(
         "SELECT r.admission_id, a.patient_id, r.device_id, d.kind AS device_kind, r.measured_at, r.received_at,"
         " {numeric}, r.on_oxygen, r.consciousness, a.spo2_scale, r.news2_total, r.news2_complete, r.news2_risk,"
-        " r.npews_age_band, r.npews_total, r.npews_complete, r.npews_level, {scores},"
+        " r.resp_distress, r.npews_age_band, r.npews_total, r.npews_complete, r.npews_level, {scores},"
         " {sources} FROM readings r JOIN admissions a ON a.id = r.admission_id"
         " LEFT JOIN devices d ON d.id = r.device_id{joins} WHERE {condition} ORDER BY r.measured_at, r.device_id"
     ).format(

@@ -65,6 +65,8 @@ class ReadingRow:
     temp: Decimal | None
     on_oxygen: bool | None
     consciousness: str | None
+    resp_distress: str | None  # a child's, entered on a visit
+    crt: Decimal | None
     spo2_scale: int
     news2_total: int | None
     news2_complete: bool | None

@@ -83,6 +83,14 @@ def check_observation(obs: dict[str, Any]) -> None:
         assert (obs["valueQuantity"].get("comparator") == ">=") == bool(absent)
         assert all(c["valueQuantity"]["code"] == "{ScoreOf}" for c in obs["component"] if "valueQuantity" in c)
         return
+    if kind == "rd":  # a visit's respiratory distress, as NHS England's Clinical Observations guide records it
+        assert category["code"] == "survey" and codes(obs["code"], SNOMED) == {"1364081000000103"}
+        assert obs["valueCodeableConcept"]["text"] in {"None", "Mild", "Moderate", "Severe"}
+        return
+    if kind == "crt":
+        assert category["code"] == "survey" and codes(obs["code"], SNOMED) == {"15527001"}
+        assert obs["valueQuantity"]["system"] == UCUM and obs["valueQuantity"]["code"] == "s"
+        return
     assert category["code"] == "vital-signs"
     if kind == "o2":
         assert codes(obs["code"], SNOMED) in ({"722742002"}, {"371825009"})

@@ -90,10 +90,14 @@ def test_npews_totals_are_found_by_their_code_incomplete_first_then_the_issues_1
     everything = _bundle(epr, f"/fhir/R4/Observation?patient={infant['patient']}")
     emitted = {e["resource"]["id"] for e in everything["entry"]}
     derived = [d["reference"].removeprefix("Observation/") for d in second["derivedFrom"]]
-    assert sorted(i.rsplit("-", 1)[1] for i in derived) == ["bp", "hr", "o2", "rr", "spo2"]
+    assert [i.rsplit("-", 1)[1] for i in derived] == ["rr", "rd", "spo2", "o2", "hr", "bp", "crt"]
     assert set(derived) <= emitted
     r = epr.get(f"/fhir/R4/Observation/{derived[0]}")
     assert r.status_code == 200 and r.json()["id"] == derived[0]
+    visit = {e["resource"]["id"].rsplit("-", 1)[1]: e["resource"] for e in everything["entry"]}
+    assert visit["rd"]["valueCodeableConcept"]["text"] == "None" and visit["crt"]["valueQuantity"]["value"] == 1.5
+    for entry in everything["entry"]:
+        check_observation(entry["resource"])
     # A child is scored with NPEWS only: no NEWS2 anywhere in the record.
     assert not [i for i in emitted if i.endswith("-news2")]
     assert _bundle(epr, f"/fhir/R4/Observation?patient={infant['patient']}&code=1104051000000101")["total"] == 0

@@ -32,6 +32,8 @@ def reading(**over: object) -> ReadingRow:
         "temp": Decimal("36.7"),
         "on_oxygen": True,
         "consciousness": "V",
+        "resp_distress": None,
+        "crt": None,
         "spo2_scale": 1,
         "news2_total": 9,
         "news2_complete": True,
@@ -186,7 +188,19 @@ def test_code_and_reference_and_identifier_tokens() -> None:
     assert search.observation_kinds(["http://loinc.org|8867-4"]) == ("hr",)
     assert search.observation_kinds(["8480-6,1104051000000101"]) == ("bp", "news2")
     assert search.observation_kinds(["http://snomed.info/sct|8867-4"]) == ()
-    assert search.observation_kinds([]) == ("rr", "spo2", "o2", "bp", "hr", "temp", "acvpu", "news2", "npews")
+    assert search.observation_kinds([]) == (
+        "rr",
+        "spo2",
+        "o2",
+        "bp",
+        "hr",
+        "temp",
+        "acvpu",
+        "rd",
+        "crt",
+        "news2",
+        "npews",
+    )
     assert search.reference_id("Patient/12", "patient", "Patient") == 12
     assert search.reference_id("http://h/fhir/R4/Patient/12", "patient", "Patient") == 12
     with pytest.raises(BadRequest):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from fhir_r4 import intake, observations, search
 from fhir_r4.rows import ReadingRow, SourceRef
 from tests.fhir_bundles import quantity
@@ -33,12 +35,14 @@ def infant(**over: object) -> ReadingRow:
         "temp": None,
         "on_oxygen": False,
         "consciousness": None,
+        "resp_distress": "none",
+        "crt": Decimal("1.5"),
         "npews_age_band": 0,
         "npews_total": 12,
         "npews_complete": True,
         "npews_level": "high",
         "npews_sub_scores": (4, 0, 4, 0, 4, 0, 0),
-        "npews_sources": {p: SourceRef("ox-1", T) for p in ("rr", "spo2", "oxygen", "hr")}
+        "npews_sources": {p: SourceRef("ox-1", T) for p in ("rr", "resp_distress", "spo2", "oxygen", "hr", "crt")}
         | {"sbp": SourceRef("bp-1", T - timedelta(minutes=3))},
     }
     return reading(**values | over)
@@ -67,17 +71,29 @@ def test_the_infant_scores_12_high_on_the_0_to_11_month_chart() -> None:
     assert [(next(iter(codes(c["code"], SNOMED))), c["valueQuantity"]["value"]) for c in subs] == list(
         zip(NPEWS_COMPONENTS, (4, 0, 4, 0, 4, 0, 0), strict=True)
     )
-    ox = {kind: observations.observation_id(7, T, "ox-1", kind) for kind in ("rr", "spo2", "o2", "hr")}
+    ox = {kind: observations.observation_id(7, T, "ox-1", kind) for kind in ("rr", "rd", "spo2", "o2", "hr", "crt")}
     bp = observations.observation_id(7, T - timedelta(minutes=3), "bp-1", "bp")
     assert obs["derivedFrom"] == [
-        {"reference": f"Observation/{i}"} for i in (ox["rr"], ox["spo2"], ox["o2"], ox["hr"], bp)
+        {"reference": f"Observation/{i}"} for i in (ox["rr"], ox["rd"], ox["spo2"], ox["o2"], ox["hr"], bp, ox["crt"])
     ]
 
 
 def test_a_childs_reading_emits_npews_and_no_news2_and_an_adults_no_npews() -> None:
     kinds = [o["id"].rsplit("-", 1)[1] for o in observations.observations(infant())]
-    assert kinds == ["rr", "spo2", "o2", "bp", "hr", "npews"]
+    assert kinds == ["rr", "spo2", "o2", "bp", "hr", "rd", "crt", "npews"]
     assert observations.npews(reading()) is None
+
+
+def test_the_visits_respiratory_distress_and_capillary_refill_are_observations_of_their_own() -> None:
+    rd = observations.observation(infant(resp_distress="severe"), "rd")
+    crt = observations.observation(infant(), "crt")
+    assert rd is not None and crt is not None
+    for obs in (rd, crt):
+        validate(obs)
+        check_observation(obs)
+    assert rd["valueCodeableConcept"] == {"text": "Severe"}
+    assert crt["valueQuantity"] == {"value": 1.5, "unit": "s", "system": "http://unitsofmeasure.org", "code": "s"}
+    assert observations.observation(reading(), "rd") is None and observations.observation(reading(), "crt") is None
 
 
 def test_an_incomplete_set_is_a_floor_with_absent_sub_scores_never_zero() -> None:
@@ -106,12 +122,15 @@ def test_oxygen_at_an_unknown_level_makes_a_full_set_a_floor_that_says_why() -> 
 def test_search_by_the_npews_code_and_ids_round_trip() -> None:
     assert search.observation_kinds(["http://snomed.info/sct|1363261000000104"]) == ("npews",)
     assert search.observation_kinds(["1104051000000101,1363261000000104"]) == ("news2", "npews")
+    assert search.observation_kinds(["1364081000000103,http://snomed.info/sct|15527001"]) == ("rd", "crt")
     key = observations.parse_observation_id(observations.observation_id(7, T, "ox-1", "npews"))
     assert key is not None and key.kind == "npews" and key.measured_at == T
 
 
-def test_an_npews_total_posted_to_fhir_in_is_refused_as_computed_here() -> None:
-    posted = quantity("a", "ox-1", T, "1363261000000104", 12, "{ScoreOf}")
-    posted["code"] = {"coding": [{"system": SNOMED, "code": "1363261000000104"}]}
+@pytest.mark.parametrize(("code", "value", "unit"), [("1363261000000104", 12, "{ScoreOf}"), ("15527001", 2, "s")])
+def test_fhir_in_refuses_what_it_does_not_take(code: str, value: int, unit: str) -> None:
+    """An NPEWS total is computed here; capillary refill is entered on a visit, not posted by a device."""
+    posted = quantity("a", "ox-1", T, code, value, unit)
+    posted["code"] = {"coding": [{"system": SNOMED, "code": code}]}
     got = intake.decode_entry(0, {"resource": posted})
-    assert isinstance(got, intake.Refused) and got.reason == "wrong_type" and "NPEWS" in got.detail, got
+    assert isinstance(got, intake.Refused) and got.reason == "wrong_type" and "not a vital sign" in got.detail, got
