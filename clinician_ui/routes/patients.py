@@ -23,6 +23,7 @@ from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
 from clinician_ui.queue import annotate
+from clinician_ui.routes.alerts import alert_counts
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import Moment, StrictIn
 from clinician_ui.security import User
@@ -171,6 +172,7 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
             "charts": charts,
             "table": rec["readings"][:100],
             "sets": set_rows(rec["readings"], freshness=settings.news2_freshness_window, limit=100),
+            "alert_counts": alert_counts(conn, user),
             "wards": conn.execute(
                 "SELECT id, name FROM wards WHERE id = ANY(%s) ORDER BY name", (user.ward_ids,)
             ).fetchall(),

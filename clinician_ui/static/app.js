@@ -52,11 +52,33 @@
     return new Set(Array.from(queue.querySelectorAll("li.alert")).map(function (li) { return li.id; }));
   }
 
+  // The header's open alerts by band, on every clinician page. Where the page has the live stream (the queue)
+  // they are re-read on each alert event; elsewhere on a light poll and when the tab comes back into view: a
+  // stream per open record would hold a server task and a Redis read loop per tab for numbers that change a
+  // few times an hour, and would keep the page's network from ever going idle.
+  const COUNTS_POLL_MS = 15000;
+
   function updateTitle() {
-    const counts = document.getElementById("queue-counts");
-    if (!counts) return;
-    const n = Number(counts.dataset.total || 0);
-    document.title = (n ? "(" + n + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+    const link = document.querySelector("#alert-counts [data-title]");
+    const counts = link ? link.dataset.title : "";
+    document.title = (counts ? "(" + counts + ") " : "") + document.title.replace(/^\([^)]*\) /, "");
+  }
+
+  function refreshCounts() {
+    const box = document.getElementById("alert-counts");
+    if (!box) return;
+    fetch("/fragments/alert-counts", { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        const fresh = document.createElement("template");
+        fresh.innerHTML = html.trim();
+        if (box.hasAttribute("data-pending") || fresh.content.textContent !== box.textContent) {
+          box.replaceChildren(fresh.content);  // only on a change: a status region announces what it is given
+          box.removeAttribute("data-pending");
+        }
+        updateTitle();
+      })
+      .catch(function () {});
   }
 
   function markNew(li) {
@@ -96,7 +118,7 @@
     const es = new EventSource("/api/alerts/stream?since=" + encodeURIComponent(queue.dataset.since));
     es.onopen = function () { status.textContent = "Live"; };
     es.onerror = function () { status.textContent = "Reconnecting…"; };
-    es.addEventListener("alert", function (ev) { refreshQueue(JSON.parse(ev.data).alert_id); });
+    es.addEventListener("alert", function (ev) { refreshQueue(JSON.parse(ev.data).alert_id); refreshCounts(); });
   }
 
   function b64ToBytes(s) {
@@ -200,8 +222,12 @@
     const queue = document.getElementById("queue");
     if (queue) {
       startLive(queue); setupPush(); setupChime(); tickCountdowns(); setInterval(tickCountdowns, 30000);
-      setInterval(function () { refreshQueue(null); }, 1000 * Number(queue.dataset.pollS || 20));
+      setInterval(function () { refreshQueue(null); refreshCounts(); }, 1000 * Number(queue.dataset.pollS || 20));
       queue.addEventListener("click", function () { if (audio && audio.state === "suspended") audio.resume(); });
+    } else if (document.getElementById("alert-counts")) {
+      if (document.getElementById("alert-counts").hasAttribute("data-pending")) refreshCounts();
+      setInterval(refreshCounts, COUNTS_POLL_MS);
+      document.addEventListener("visibilitychange", function () { if (!document.hidden) refreshCounts(); });
     }
   });
 })();
