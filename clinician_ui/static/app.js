@@ -207,10 +207,61 @@
       .catch(function () { showErrors(form, "No connection: nothing was saved. Try again."); });
   }
 
+  // The question is asked in the page (a modal <dialog>), not by window.confirm: it can be styled for a phone,
+  // names the action on its button, and is worked by keyboard like the rest of the page. Focus starts on
+  // Cancel (the safe answer), Tab stays inside while it is open, and Escape or Cancel closes it and gives the
+  // focus back to the button that opened it.
+  function confirmDialog() {
+    let dlg = document.getElementById("confirm-dialog");
+    if (dlg) return dlg;
+    dlg = document.createElement("dialog");
+    dlg.id = "confirm-dialog";
+    dlg.setAttribute("aria-labelledby", "confirm-text");
+    const text = document.createElement("p");
+    text.id = "confirm-text";
+    const cancel = document.createElement("button");
+    cancel.type = "button"; cancel.className = "secondary"; cancel.textContent = "Cancel"; cancel.value = "cancel";
+    const yes = document.createElement("button");
+    yes.type = "button"; yes.id = "confirm-yes"; yes.value = "confirm";
+    const row = document.createElement("div");
+    row.className = "dialog-actions";
+    row.append(cancel, yes);
+    dlg.append(text, row);
+    row.addEventListener("click", function (ev) { if (ev.target.value) dlg.close(ev.target.value); });
+    dlg.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Tab") return;
+      const stops = [cancel, yes];
+      const i = stops.indexOf(document.activeElement);
+      ev.preventDefault();
+      stops[(i + (ev.shiftKey ? stops.length - 1 : 1)) % stops.length].focus();
+    });
+    document.body.append(dlg);
+    return dlg;
+  }
+
+  function askFirst(form, submitter, question) {
+    const dlg = confirmDialog();
+    const opener = submitter || form.querySelector("button[type=submit], button:not([type])");
+    dlg.querySelector("#confirm-text").textContent = question;
+    dlg.querySelector("#confirm-yes").textContent = opener ? opener.textContent : "Confirm";
+    dlg.returnValue = "";
+    dlg.addEventListener("close", function () {
+      if (dlg.returnValue === "confirm") {
+        form.dataset.confirmed = "yes";
+        form.requestSubmit(submitter || undefined);
+      } else if (opener) {
+        opener.focus();
+      }
+    }, { once: true });
+    dlg.showModal();
+    dlg.querySelector("button.secondary").focus();
+  }
+
   document.addEventListener("submit", function (ev) {
     const form = ev.target;
-    const msg = confirmText(form);
-    if (msg && !window.confirm(msg)) { ev.preventDefault(); return; }
+    const question = form.dataset.confirmed === "yes" ? "" : confirmText(form);
+    delete form.dataset.confirmed;
+    if (question) { ev.preventDefault(); askFirst(form, ev.submitter, question); return; }
     if (form.hasAttribute("data-inline-errors")) { ev.preventDefault(); sendInline(form); }
   });
 
