@@ -11,6 +11,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.browser.alert_seeds import admit, store
 from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
+from tests.browser.test_ui_widths import measure
 from vward.config import Settings
 
 __all__ = ["server"]
@@ -61,5 +62,8 @@ def test_a_childs_npews_table_has_one_row_per_observation_set(
                 ]
             )
             page.screenshot(path=str(SHOTS / "patient-record-child-360.png"), full_page=True)
+            problems: list[str] = []
+            measure(page, server, f"/patients/{child}", (360, 740), problems)  # width, tap targets, axe
+            assert not problems, "\n".join(problems)
         finally:
             browser.close()

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from tests.browser.alert_seeds import HIGH_8, seed_news2, store
 from tests.browser.keyboard import is_focused, sign_in_by_keyboard, tab_to, walk_the_page
 from tests.browser.test_ui_browser import ARGS, SHOTS, server
+from tests.browser.test_ui_widths import AXE
 from tests.integration.ui_helpers import nhs
 from vward.config import Settings
 
@@ -189,6 +190,9 @@ def test_a_coordinator_admits_and_answers_the_discharge_dialog_by_keyboard(
             page.keyboard.press("Shift+Tab")
             expect(confirm).to_be_focused()
             page.screenshot(path=str(SHOTS / "keyboard-discharge-dialog-360.png"))
+            for v in AXE.run(page).response["violations"]:  # the open dialog, too
+                if v["impact"] in ("serious", "critical"):
+                    problems.append(f"dialog: axe {v['id']} ({v['impact']})")
             page.keyboard.press("Escape")
             expect(dialog).to_be_hidden()
             expect(discharge).to_be_focused()  # back where it was opened
