@@ -257,8 +257,30 @@
     dlg.querySelector("button.secondary").focus();
   }
 
+  // After an action on a queue card reloads the queue, a keyboard user is put back on that card's actions
+  // rather than at the top of the page (a pointer user's focus is left alone).
+  const RETURN_KEY = "vward.returnTo";
+  let byKeyboard = false;
+  document.addEventListener("keydown", function () { byKeyboard = true; }, true);
+  document.addEventListener("pointerdown", function () { byKeyboard = false; }, true);
+
+  function rememberCard(form) {
+    const card = form.closest("#queue li.alert");
+    try {
+      if (card && byKeyboard) sessionStorage.setItem(RETURN_KEY, card.id); else sessionStorage.removeItem(RETURN_KEY);
+    } catch (e) { /* private mode: the focus starts at the top */ }
+  }
+
+  function returnToCard() {
+    let id = null;
+    try { id = sessionStorage.getItem(RETURN_KEY); sessionStorage.removeItem(RETURN_KEY); } catch (e) { return; }
+    const summary = id ? document.querySelector("#" + CSS.escape(id) + " details.actions > summary") : null;
+    if (summary) summary.focus();
+  }
+
   document.addEventListener("submit", function (ev) {
     const form = ev.target;
+    rememberCard(form);
     const question = form.dataset.confirmed === "yes" ? "" : confirmText(form);
     delete form.dataset.confirmed;
     if (question) { ev.preventDefault(); askFirst(form, ev.submitter, question); return; }
@@ -273,6 +295,7 @@
     const queue = document.getElementById("queue");
     if (queue) {
       startLive(queue); setupPush(); setupChime(); tickCountdowns(); setInterval(tickCountdowns, 30000);
+      returnToCard();
       setInterval(function () { refreshQueue(null); refreshCounts(); }, 1000 * Number(queue.dataset.pollS || 20));
       queue.addEventListener("click", function () { if (audio && audio.state === "suspended") audio.resume(); });
     } else if (document.getElementById("alert-counts")) {

@@ -55,6 +55,7 @@ def test_a_nurse_works_an_alert_from_sign_in_to_resolution_by_keyboard(
             expect(page.get_by_role("button", name="Acknowledge")).to_be_focused()
             page.keyboard.press("Enter")
             expect(page.locator("li.alert .status").first).to_contain_text("acknowledged by Sam Okafor")
+            expect(page.locator("li.alert summary").first).to_be_focused()  # back on the card, not at the top
 
             open_actions(page)
             tab_to(page, page.get_by_label("Note"))
