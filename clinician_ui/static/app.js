@@ -90,16 +90,50 @@
     li.querySelector(".row1").prepend(flag);
   }
 
+  // A refresh never takes the nurse's place: while she is typing in a card's field it waits until the focus
+  // leaves the field (data-pending says one is waiting); what she typed, and the control her focus was on,
+  // come back in the new cards.
+  const FOCUSABLE = "a[href], button, summary, input:not([type=hidden]), textarea, select";
+
+  function typing(queue) {
+    const el = document.activeElement;
+    return !!el && queue.contains(el) && el.matches("textarea, input:not([type=checkbox]):not([type=radio])");
+  }
+
+  function keepPlace(queue) {
+    const el = document.activeElement;
+    const card = el && queue.contains(el) ? el.closest("li.alert") : null;
+    const typed = Array.from(queue.querySelectorAll("li.alert textarea, li.alert input:not([type=hidden])"))
+      .filter(function (f) { return f.value !== f.defaultValue; })
+      .map(function (f) { return [f.closest("li.alert").id, f.name, f.value]; });
+    return function restore() {
+      typed.forEach(function (t) {
+        const field = document.querySelector("#" + CSS.escape(t[0]) + ' [name="' + t[1] + '"]');
+        if (field) field.value = t[2];
+      });
+      const again = card && document.getElementById(card.id);
+      if (!again) return;
+      const stops = again.querySelectorAll(FOCUSABLE);
+      const i = Array.from(card.querySelectorAll(FOCUSABLE)).indexOf(el);
+      if (stops[i]) stops[i].focus();
+    };
+  }
+
   function refreshQueue(changedId) {
+    const queue = document.getElementById("queue");
+    if (typing(queue)) { queue.dataset.pending = "yes"; return; }
     fetch("/fragments/queue", { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
-        const queue = document.getElementById("queue");
+        if (typing(queue)) { queue.dataset.pending = "yes"; return; }
+        delete queue.dataset.pending;
         const before = cardIds(queue);
         const fresh = Array.from(queue.querySelectorAll("li.fresh")).map(function (li) { return li.id; });
         const open = Array.from(queue.querySelectorAll("details[open]")).map(function (d) { return d.closest("li").id; });
+        const restore = keepPlace(queue);
         queue.innerHTML = html;
         open.forEach(function (id) { const li = document.getElementById(id); if (li) li.querySelector("details").open = true; });
+        restore();
         let arrived = false;
         queue.querySelectorAll("li.alert").forEach(function (li) {
           if (!before.has(li.id)) { arrived = true; markNew(li); } else if (fresh.indexOf(li.id) >= 0) { markNew(li); }
@@ -298,6 +332,9 @@
       returnToCard();
       setInterval(function () { refreshQueue(null); refreshCounts(); }, 1000 * Number(queue.dataset.pollS || 20));
       queue.addEventListener("click", function () { if (audio && audio.state === "suspended") audio.resume(); });
+      queue.addEventListener("focusout", function () {
+        setTimeout(function () { if (queue.dataset.pending && !typing(queue)) refreshQueue(null); }, 0);
+      });
     } else if (document.getElementById("alert-counts")) {
       if (document.getElementById("alert-counts").hasAttribute("data-pending")) refreshCounts();
       setInterval(refreshCounts, COUNTS_POLL_MS);

@@ -10,11 +10,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import redis
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.browser.alert_seeds import HIGH_8, seed_news2, store
+from alerting.outbox import publish_pending
+from tests.browser.alert_seeds import HIGH_8, seed_news2, seed_single_parameter, store
 from tests.browser.keyboard import is_focused, sign_in_by_keyboard, tab_to, walk_the_page
 from tests.browser.test_ui_browser import ARGS, SHOTS, server
+from tests.browser.test_ui_queue_cards import alert_of
 from tests.browser.test_ui_widths import AXE
 from tests.integration.ui_helpers import nhs
 from vward.config import Settings
@@ -212,3 +215,41 @@ def test_a_coordinator_admits_and_answers_the_discharge_dialog_by_keyboard(
         " WHERE p.family_name = 'Keyboard'"
     ).fetchone()
     assert outcome == ("recovered_at_home",)
+
+
+def test_a_live_refresh_keeps_what_the_nurse_is_typing_and_her_place(
+    server: str, clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis
+) -> None:
+    """A new alert arrives while she types a note on another card: the queue waits until she leaves the field,
+    then shows the new card with her words and her focus where they were."""
+    now = datetime.now(UTC)
+    first = seed_news2(clean_db, settings, now)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+            sign_in_by_keyboard(page, server, "nurse.community")
+            expect(page.locator("#live-status")).to_have_text("Live")
+            open_actions(page)
+            note = page.get_by_label("Note")
+            tab_to(page, note)
+            page.keyboard.type("Phoned: breathless")
+
+            seed_single_parameter(clean_db, settings, now)  # another patient's alert, on the live stream
+            publish_pending(clean_db, redis_client, settings=settings)
+            expect(page.locator("#queue")).to_have_attribute("data-pending", "yes")
+            expect(note).to_be_focused()
+            page.keyboard.type(", GP informed")
+
+            page.keyboard.press("Tab")  # leaving the field lets the waiting refresh run
+            expect(page.locator("li.alert")).to_have_count(2)
+            card = page.locator(f"#alert-{alert_of(clean_db, first)}")
+            expect(card.get_by_role("button", name="Add note")).to_be_focused()
+            expect(card.get_by_label("Note")).to_have_value("Phoned: breathless, GP informed")
+            page.keyboard.press("Enter")
+            page.wait_for_load_state()
+            expect(page.locator("li.alert")).to_have_count(2)
+        finally:
+            browser.close()
+    notes = clean_db.execute("SELECT body FROM alert_notes").fetchall()
+    assert notes == [("Phoned: breathless, GP informed",)]
