@@ -4,6 +4,7 @@ bad now, the next response target, who acted and when. Pure: ``now`` is a parame
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -131,3 +132,23 @@ def band_counts(alerts: list[dict[str, Any]]) -> list[tuple[str, int]]:
     """Open alerts per risk band, highest band first, bands with none left out."""
     counts = Counter(a["risk"] for a in alerts)
     return [(band, counts[band]) for band in BANDS if counts[band]]
+
+
+@dataclass(frozen=True)
+class HeaderCounts:
+    """The site header's open alerts: per band (highest first) the number open, and how many of all of them
+    still await acknowledgement; ``title`` is the same in the few words a browser tab has room for."""
+
+    bands: tuple[tuple[str, int], ...]
+    to_acknowledge: int
+
+    @property
+    def title(self) -> str:
+        return ", ".join(f"{n} {band}" for band, n in self.bands)
+
+
+def header_counts(rows: list[tuple[str, int, int]]) -> HeaderCounts:
+    """Shapes ``queries.alerts.open_counts`` rows (risk, open, raised) for the header, bands in risk order."""
+    open_by_band = {risk: n for risk, n, _ in rows if risk in BANDS}
+    bands = tuple((band, open_by_band[band]) for band in BANDS if open_by_band.get(band))
+    return HeaderCounts(bands=bands, to_acknowledge=sum(raised for risk, _, raised in rows if risk in BANDS))

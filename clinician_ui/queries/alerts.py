@@ -136,3 +136,14 @@ def timeline(conn: psycopg.Connection, *, admission_id: int) -> list[dict[str, A
         )
         .fetchall()
     )
+
+
+def open_counts(conn: psycopg.Connection, *, ward_ids: list[int]) -> list[tuple[str, int, int]]:
+    """(risk, open alerts, of them still awaiting acknowledgement) on the user's wards: the header's counts."""
+    rows = conn.execute(
+        "SELECT a.risk, count(*), count(*) FILTER (WHERE a.status = 'raised')"
+        " FROM alerts a JOIN admissions ad ON ad.id = a.admission_id"
+        " WHERE a.status <> 'resolved' AND ad.ward_id = ANY(%s) GROUP BY a.risk",
+        (ward_ids,),
+    ).fetchall()
+    return [(str(risk), int(n), int(raised)) for risk, n, raised in rows]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from clinician_ui.deps import Clinician, Conn, Coordinator, safe_next, wants_html
 from clinician_ui.queries import admissions as q
+from clinician_ui.routes.alerts import alert_counts
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import Day, StrictIn
 from clinician_ui.templating import render
@@ -51,7 +52,8 @@ class AdmitIn(StrictIn):
 @router.get("/admissions/new", include_in_schema=False)
 def admit_page(request: Request, conn: Conn, user: Coordinator) -> Response:
     wards = conn.execute("SELECT id, name FROM wards WHERE id = ANY(%s) ORDER BY name", (user.ward_ids,)).fetchall()
-    return render(request, "admit.html", {"wards": wards, "devices": q.free_devices(conn)})
+    context = {"wards": wards, "devices": q.free_devices(conn), "alert_counts": alert_counts(conn, user)}
+    return render(request, "admit.html", context)
 
 
 def _done(request: Request, result: dict[str, Any], default: str) -> Response:

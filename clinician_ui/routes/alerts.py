@@ -15,7 +15,7 @@ from alerting.outbox import publish_pending
 from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, safe_next, wants_html
 from clinician_ui.errors import NotFound
 from clinician_ui.queries import alerts as q
-from clinician_ui.queue import LIVE_POLL_S, annotate, band_counts
+from clinician_ui.queue import LIVE_POLL_S, HeaderCounts, annotate, band_counts, header_counts
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import AwareMoment, StrictIn
 from clinician_ui.security import User
@@ -40,11 +40,24 @@ def stream_position(request: Request, stream: str) -> str:
     return str(last[0][0]) if last else "0-0"
 
 
+def alert_counts(conn: Any, user: User) -> HeaderCounts | None:
+    """The site header's open alerts by band, for a clinician; None for anyone who works no alert queue."""
+    if user.role not in ("nurse", "coordinator"):
+        return None
+    return header_counts(q.open_counts(conn, ward_ids=user.ward_ids))
+
+
 @router.get("/", include_in_schema=False)
 def hub(request: Request, conn: Conn, user: Clinician, settings: AppSettings) -> Response:
     since = stream_position(request, settings.alert_stream)  # read before the queue: nothing falls between
     alerts = _queue(conn, user, settings)
-    context = {"alerts": alerts, "counts": band_counts(alerts), "since": since, "poll_s": LIVE_POLL_S}
+    context = {
+        "alerts": alerts,
+        "counts": band_counts(alerts),
+        "since": since,
+        "poll_s": LIVE_POLL_S,
+        "alert_counts": alert_counts(conn, user),
+    }
     return render(request, "hub.html", context)
 
 
@@ -52,6 +65,13 @@ def hub(request: Request, conn: Conn, user: Clinician, settings: AppSettings) ->
 def queue_fragment(request: Request, conn: Conn, user: Clinician, settings: AppSettings) -> Response:
     alerts = _queue(conn, user, settings)
     return render(request, "_queue.html", {"alerts": alerts, "counts": band_counts(alerts)})
+
+
+@router.get("/fragments/alert-counts", include_in_schema=False)
+def alert_counts_fragment(request: Request, conn: Conn, user: Clinician) -> Response:
+    """The header's counts, re-read by every clinician page: on an alert event where the page has the live
+    stream, on a light poll elsewhere (static/app.js says why)."""
+    return render(request, "_alert_counts.html", {"alert_counts": alert_counts(conn, user)})
 
 
 @router.get("/api/alerts", response_model=list[AlertOut])

@@ -15,6 +15,7 @@ from clinician_ui.charts import Point, time_series_svg
 from clinician_ui.deps import Clinician, Conn, Coordinator, SignedIn, safe_next, wants_html
 from clinician_ui.queries import admissions as adm_q
 from clinician_ui.queries import capacity as q
+from clinician_ui.routes.alerts import alert_counts
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import StrictIn
 from clinician_ui.templating import render
@@ -84,7 +85,12 @@ def capacity_page(request: Request, conn: Conn, user: Clinician) -> Response:
     return render(
         request,
         "capacity.html",
-        {"b": data, "charts": charts, "admissions": adm_q.active_list(conn, ward_ids=user.ward_ids)},
+        {
+            "b": data,
+            "charts": charts,
+            "admissions": adm_q.active_list(conn, ward_ids=user.ward_ids),
+            "alert_counts": alert_counts(conn, user),
+        },
     )
 
 

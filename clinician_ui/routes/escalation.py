@@ -22,6 +22,7 @@ from clinician_ui.errors import NotFound
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import patients as patients_q
 from clinician_ui.queue import annotate
+from clinician_ui.routes.alerts import alert_counts
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import Day, StrictIn
 from clinician_ui.security import User
@@ -91,7 +92,8 @@ def get_plan(admission_id: int, conn: Conn, user: Clinician) -> dict[str, Any]:
 def plan_page(admission_id: int, request: Request, conn: Conn, user: Clinician) -> Response:
     adm = _admission(conn, admission_id, user)
     plan = escalation_plans.current_plan(conn, admission_id=admission_id)
-    return render(request, "escalation_plan.html", {"admission": adm, "plan": plan})
+    context = {"admission": adm, "plan": plan, "alert_counts": alert_counts(conn, user)}
+    return render(request, "escalation_plan.html", context)
 
 
 @router.post("/api/patients/{admission_id}/escalation-plan", status_code=201, response_model=PlanCreatedOut)

@@ -18,11 +18,12 @@ from alerting.score_choice import choose_score, utc_day
 from clinician_ui.charts import Band, Point, time_series_svg
 from clinician_ui.deps import AppSettings, Clinician, Conn, get_redis, wants_html
 from clinician_ui.errors import BadInput, NotFound
-from clinician_ui.observation_rows import set_rows
+from clinician_ui.observation_rows import NEWS2_TABLE, NPEWS_TABLE, SetTable, set_rows
 from clinician_ui.queries import alerts as alerts_q
 from clinician_ui.queries import audit
 from clinician_ui.queries import patients as q
 from clinician_ui.queue import annotate
+from clinician_ui.routes.alerts import alert_counts
 from clinician_ui.routing import make_router
 from clinician_ui.schemas import Moment, StrictIn
 from clinician_ui.security import User
@@ -138,10 +139,17 @@ def _record(conn: Any, admission_id: int, user: User, settings: Settings, now: d
     }
 
 
+def set_headings(table: SetTable, spo2_scale: int) -> list[str]:
+    """The table's column headings; an adult's SpO2 column says when it is read on Scale 2."""
+    scale2 = spo2_scale == 2 and table is NEWS2_TABLE
+    return [c.heading + (" (Scale 2)" if scale2 and c.heading == "SpO2" else "") for c in table.columns]
+
+
 @router.get("/patients/{admission_id}", include_in_schema=False)
 def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinician, settings: AppSettings) -> Response:
     now = datetime.now(UTC)
     rec = _record(conn, admission_id, user, settings, now)
+    table = NPEWS_TABLE if rec["score"]["score"] == "npews" else NEWS2_TABLE
     charts = {}
     vitals = NPEWS_VITALS if rec["score"]["score"] == "npews" else VITALS
     bands = chart_bands(rec["score"]["score"], rec["admission"]["spo2_scale"])
@@ -169,8 +177,10 @@ def patient_page(admission_id: int, request: Request, conn: Conn, user: Clinicia
         {
             **rec,
             "charts": charts,
-            "table": rec["readings"][:100],
-            "sets": set_rows(rec["readings"], freshness=settings.news2_freshness_window, limit=100),
+            "set_table": table,
+            "set_headings": set_headings(table, rec["admission"]["spo2_scale"]),
+            "sets": set_rows(rec["readings"], table=table, freshness=settings.news2_freshness_window, limit=100),
+            "alert_counts": alert_counts(conn, user),
             "wards": conn.execute(
                 "SELECT id, name FROM wards WHERE id = ANY(%s) ORDER BY name", (user.ward_ids,)
             ).fetchall(),

@@ -52,11 +52,33 @@
     return new Set(Array.from(queue.querySelectorAll("li.alert")).map(function (li) { return li.id; }));
   }
 
+  // The header's open alerts by band, on every clinician page. Where the page has the live stream (the queue)
+  // they are re-read on each alert event; elsewhere on a light poll and when the tab comes back into view: a
+  // stream per open record would hold a server task and a Redis read loop per tab for numbers that change a
+  // few times an hour, and would keep the page's network from ever going idle.
+  const COUNTS_POLL_MS = 15000;
+
   function updateTitle() {
-    const counts = document.getElementById("queue-counts");
-    if (!counts) return;
-    const n = Number(counts.dataset.total || 0);
-    document.title = (n ? "(" + n + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+    const link = document.querySelector("#alert-counts [data-title]");
+    const counts = link ? link.dataset.title : "";
+    document.title = (counts ? "(" + counts + ") " : "") + document.title.replace(/^\([^)]*\) /, "");
+  }
+
+  function refreshCounts() {
+    const box = document.getElementById("alert-counts");
+    if (!box) return;
+    fetch("/fragments/alert-counts", { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        const fresh = document.createElement("template");
+        fresh.innerHTML = html.trim();
+        if (box.hasAttribute("data-pending") || fresh.content.textContent !== box.textContent) {
+          box.replaceChildren(fresh.content);  // only on a change: a status region announces what it is given
+          box.removeAttribute("data-pending");
+        }
+        updateTitle();
+      })
+      .catch(function () {});
   }
 
   function markNew(li) {
@@ -68,16 +90,50 @@
     li.querySelector(".row1").prepend(flag);
   }
 
+  // A refresh never takes the nurse's place: while she is typing in a card's field it waits until the focus
+  // leaves the field (data-pending says one is waiting); what she typed, and the control her focus was on,
+  // come back in the new cards.
+  const FOCUSABLE = "a[href], button, summary, input:not([type=hidden]), textarea, select";
+
+  function typing(queue) {
+    const el = document.activeElement;
+    return !!el && queue.contains(el) && el.matches("textarea, input:not([type=checkbox]):not([type=radio])");
+  }
+
+  function keepPlace(queue) {
+    const el = document.activeElement;
+    const card = el && queue.contains(el) ? el.closest("li.alert") : null;
+    const typed = Array.from(queue.querySelectorAll("li.alert textarea, li.alert input:not([type=hidden])"))
+      .filter(function (f) { return f.value !== f.defaultValue; })
+      .map(function (f) { return [f.closest("li.alert").id, f.name, f.value]; });
+    return function restore() {
+      typed.forEach(function (t) {
+        const field = document.querySelector("#" + CSS.escape(t[0]) + ' [name="' + t[1] + '"]');
+        if (field) field.value = t[2];
+      });
+      const again = card && document.getElementById(card.id);
+      if (!again) return;
+      const stops = again.querySelectorAll(FOCUSABLE);
+      const i = Array.from(card.querySelectorAll(FOCUSABLE)).indexOf(el);
+      if (stops[i]) stops[i].focus();
+    };
+  }
+
   function refreshQueue(changedId) {
+    const queue = document.getElementById("queue");
+    if (typing(queue)) { queue.dataset.pending = "yes"; return; }
     fetch("/fragments/queue", { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
-        const queue = document.getElementById("queue");
+        if (typing(queue)) { queue.dataset.pending = "yes"; return; }
+        delete queue.dataset.pending;
         const before = cardIds(queue);
         const fresh = Array.from(queue.querySelectorAll("li.fresh")).map(function (li) { return li.id; });
         const open = Array.from(queue.querySelectorAll("details[open]")).map(function (d) { return d.closest("li").id; });
+        const restore = keepPlace(queue);
         queue.innerHTML = html;
         open.forEach(function (id) { const li = document.getElementById(id); if (li) li.querySelector("details").open = true; });
+        restore();
         let arrived = false;
         queue.querySelectorAll("li.alert").forEach(function (li) {
           if (!before.has(li.id)) { arrived = true; markNew(li); } else if (fresh.indexOf(li.id) >= 0) { markNew(li); }
@@ -96,7 +152,7 @@
     const es = new EventSource("/api/alerts/stream?since=" + encodeURIComponent(queue.dataset.since));
     es.onopen = function () { status.textContent = "Live"; };
     es.onerror = function () { status.textContent = "Reconnecting…"; };
-    es.addEventListener("alert", function (ev) { refreshQueue(JSON.parse(ev.data).alert_id); });
+    es.addEventListener("alert", function (ev) { refreshQueue(JSON.parse(ev.data).alert_id); refreshCounts(); });
   }
 
   function b64ToBytes(s) {
@@ -185,10 +241,83 @@
       .catch(function () { showErrors(form, "No connection: nothing was saved. Try again."); });
   }
 
+  // The question is asked in the page (a modal <dialog>), not by window.confirm: it can be styled for a phone,
+  // names the action on its button, and is worked by keyboard like the rest of the page. Focus starts on
+  // Cancel (the safe answer), Tab stays inside while it is open, and Escape or Cancel closes it and gives the
+  // focus back to the button that opened it.
+  function confirmDialog() {
+    let dlg = document.getElementById("confirm-dialog");
+    if (dlg) return dlg;
+    dlg = document.createElement("dialog");
+    dlg.id = "confirm-dialog";
+    dlg.setAttribute("aria-labelledby", "confirm-text");
+    const text = document.createElement("p");
+    text.id = "confirm-text";
+    const cancel = document.createElement("button");
+    cancel.type = "button"; cancel.className = "secondary"; cancel.textContent = "Cancel"; cancel.value = "cancel";
+    const yes = document.createElement("button");
+    yes.type = "button"; yes.id = "confirm-yes"; yes.value = "confirm";
+    const row = document.createElement("div");
+    row.className = "dialog-actions";
+    row.append(cancel, yes);
+    dlg.append(text, row);
+    row.addEventListener("click", function (ev) { if (ev.target.value) dlg.close(ev.target.value); });
+    dlg.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Tab") return;
+      const stops = [cancel, yes];
+      const i = stops.indexOf(document.activeElement);
+      ev.preventDefault();
+      stops[(i + (ev.shiftKey ? stops.length - 1 : 1)) % stops.length].focus();
+    });
+    document.body.append(dlg);
+    return dlg;
+  }
+
+  function askFirst(form, submitter, question) {
+    const dlg = confirmDialog();
+    const opener = submitter || form.querySelector("button[type=submit], button:not([type])");
+    dlg.querySelector("#confirm-text").textContent = question;
+    dlg.querySelector("#confirm-yes").textContent = opener ? opener.textContent : "Confirm";
+    dlg.returnValue = "";
+    dlg.addEventListener("close", function () {
+      if (dlg.returnValue === "confirm") {
+        form.dataset.confirmed = "yes";
+        form.requestSubmit(submitter || undefined);
+      } else if (opener) {
+        opener.focus();
+      }
+    }, { once: true });
+    dlg.showModal();
+    dlg.querySelector("button.secondary").focus();
+  }
+
+  // After an action on a queue card reloads the queue, a keyboard user is put back on that card's actions
+  // rather than at the top of the page (a pointer user's focus is left alone).
+  const RETURN_KEY = "vward.returnTo";
+  let byKeyboard = false;
+  document.addEventListener("keydown", function () { byKeyboard = true; }, true);
+  document.addEventListener("pointerdown", function () { byKeyboard = false; }, true);
+
+  function rememberCard(form) {
+    const card = form.closest("#queue li.alert");
+    try {
+      if (card && byKeyboard) sessionStorage.setItem(RETURN_KEY, card.id); else sessionStorage.removeItem(RETURN_KEY);
+    } catch (e) { /* private mode: the focus starts at the top */ }
+  }
+
+  function returnToCard() {
+    let id = null;
+    try { id = sessionStorage.getItem(RETURN_KEY); sessionStorage.removeItem(RETURN_KEY); } catch (e) { return; }
+    const summary = id ? document.querySelector("#" + CSS.escape(id) + " details.actions > summary") : null;
+    if (summary) summary.focus();
+  }
+
   document.addEventListener("submit", function (ev) {
     const form = ev.target;
-    const msg = confirmText(form);
-    if (msg && !window.confirm(msg)) { ev.preventDefault(); return; }
+    rememberCard(form);
+    const question = form.dataset.confirmed === "yes" ? "" : confirmText(form);
+    delete form.dataset.confirmed;
+    if (question) { ev.preventDefault(); askFirst(form, ev.submitter, question); return; }
     if (form.hasAttribute("data-inline-errors")) { ev.preventDefault(); sendInline(form); }
   });
 
@@ -200,8 +329,16 @@
     const queue = document.getElementById("queue");
     if (queue) {
       startLive(queue); setupPush(); setupChime(); tickCountdowns(); setInterval(tickCountdowns, 30000);
-      setInterval(function () { refreshQueue(null); }, 1000 * Number(queue.dataset.pollS || 20));
+      returnToCard();
+      setInterval(function () { refreshQueue(null); refreshCounts(); }, 1000 * Number(queue.dataset.pollS || 20));
       queue.addEventListener("click", function () { if (audio && audio.state === "suspended") audio.resume(); });
+      queue.addEventListener("focusout", function () {
+        setTimeout(function () { if (queue.dataset.pending && !typing(queue)) refreshQueue(null); }, 0);
+      });
+    } else if (document.getElementById("alert-counts")) {
+      if (document.getElementById("alert-counts").hasAttribute("data-pending")) refreshCounts();
+      setInterval(refreshCounts, COUNTS_POLL_MS);
+      document.addEventListener("visibilitychange", function () { if (!document.hidden) refreshCounts(); });
     }
   });
 })();

@@ -3,7 +3,7 @@ missed-readings sweep), one per trigger, for the browser tests."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import psycopg
 
@@ -16,23 +16,37 @@ from vward import db
 from vward.config import Settings
 
 
-def admit(conn: psycopg.Connection, n: int, family: str, *, ward: str, admitted_at: datetime) -> int:
-    """A patient (born 1941) admitted to ``ward`` at ``admitted_at``; returns the admission id."""
+def admit(
+    conn: psycopg.Connection, n: int, family: str, *, ward: str, admitted_at: datetime, born: date = date(1941, 5, 6)
+) -> int:
+    """A patient (born 1941 unless said) admitted to ``ward`` at ``admitted_at``; returns the admission id."""
     row = conn.execute(
         "WITH p AS (INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth, sex)"
-        " VALUES (%s, 'Vik', %s, '1941-05-06', 'male') RETURNING id)"
+        " VALUES (%s, 'Vik', %s, %s, 'male') RETURNING id)"
         " INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
         " SELECT p.id, w.id, 'step_up', %s FROM p, wards w WHERE w.code = %s RETURNING id",
-        (nhs(n), family, admitted_at, ward),
+        (nhs(n), family, born, admitted_at, ward),
     ).fetchone()
     assert row is not None
     return int(row[0])
 
 
-def store(conn: psycopg.Connection, settings: Settings, admission_id: int, at: datetime, **vitals: object) -> None:
-    """One complete set from one device, through the reading path (scored, alerts raised, one transaction)."""
+def store(
+    conn: psycopg.Connection,
+    settings: Settings,
+    admission_id: int,
+    at: datetime,
+    device: str | None = None,
+    **vitals: object,
+) -> None:
+    """One reading from one device (the patient's wearable unless said), through the reading path (scored,
+    alerts raised, one transaction)."""
     reading = AcceptedReading(
-        device_id=f"wr-{admission_id:06d}", admission_id=admission_id, measured_at=at, received_at=at, **vitals
+        device_id=device or f"wr-{admission_id:06d}",
+        admission_id=admission_id,
+        measured_at=at,
+        received_at=at,
+        **vitals,
     )  # type: ignore[arg-type]
     with conn.transaction():
         store_readings(conn, [reading], settings=settings, now=at)
