@@ -1,0 +1,67 @@
+"""Reads Mosquitto's debug log from a FIFO and writes only what an operator needs: denials and every
+line that is not per-packet chatter (errors, warnings, notices). ``python -m vward.broker_log_watcher``.
+
+Why a FIFO: Mosquitto 2.0.11 logs denials only at ``debug`` (``vward.broker_log``), about 330 bytes for
+every reading, so nothing is written to disk but what is kept. Its ``log_dest file`` is line-buffered,
+so a denial arrives at once. The broker blocks on a full pipe, so this loop does nothing but filter and
+write (the pipe is enlarged to 1 MiB, about 3,000 readings' lines). The FIFO is opened read-write: the
+broker's open never waits for us once we run, and a restarted watcher reattaches to the pipe the broker
+still holds. While no watcher runs, the broker's writes fail (it ignores SIGPIPE) and those lines are lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import stat
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from vward.broker_log import DenialFilter
+
+PIPE_BYTES = 1 << 20
+
+
+def open_fifo(path: Path) -> int:
+    """Creates the FIFO if it is missing (mode 0620: the broker's user writes) and opens it read-write."""
+    if not path.exists():
+        os.mkfifo(path, 0o620)
+    if not stat.S_ISFIFO(path.stat().st_mode):
+        raise SystemExit(f"{path} exists and is not a FIFO")
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    # Above /proc/sys/fs/pipe-max-size an unprivileged user is refused: the default 64 KiB still works.
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    return fd
+
+
+def copy_kept(lines: Iterable[str], out: TextIO) -> None:
+    """Writes the lines worth keeping, each flushed at once (a denial must be visible while it matters)."""
+    keep = DenialFilter()
+    for line in lines:
+        kept = keep.feed(line.rstrip("\n"))
+        if kept:
+            out.write("".join(f"{k.line}\n" for k in kept))
+            out.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vward.broker_log_watcher", description=__doc__)
+    parser.add_argument("--fifo", type=Path, required=True, help="the path of Mosquitto's log_dest file")
+    parser.add_argument("--log", type=Path, help="append kept lines here (default: standard output)")
+    parser.add_argument("--pid-file", type=Path, help="written once the FIFO is open (the broker may start)")
+    args = parser.parse_args(argv)
+    fd = open_fifo(args.fifo)
+    out = args.log.open("a", encoding="utf-8") if args.log else sys.stdout
+    if args.pid_file:
+        args.pid_file.write_text(str(os.getpid()))
+    with os.fdopen(fd, "r", encoding="utf-8", errors="replace", newline="\n") as lines:
+        copy_kept(lines, out)
+
+
+if __name__ == "__main__":
+    main()
