@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-_TIMESTAMP = re.compile(r"^(\d+: )?(.*)$", re.DOTALL)
 _DENIED_PUBLISH = re.compile(r"^Denied PUBLISH from (.+?) \(d\d, q\d, r\d, m\d+, '(.*)', \.\.\. \(\d+ bytes\)\)$")
 _REQUESTED_FILTER = re.compile(r"^\t(.*) \(QoS (\d)\)$")
 # Debug lines written for every packet (each reading costs four): never kept. Anything else is kept, so
@@ -51,9 +50,10 @@ class DenialFilter:
         self._subscribe: _Subscribe | None = None
 
     def feed(self, line: str) -> list[Kept]:
-        match = _TIMESTAMP.match(line)
-        assert match is not None  # the pattern matches any string
-        stamp, body = match.group(1) or "", match.group(2)
+        head, sep, body = line.partition(": ")  # "<unix time>: " unless log_timestamp is off
+        if not (sep and head.isdigit()):
+            head, sep, body = "", "", line
+        stamp = head + sep
         if body.startswith("Denied PUBLISH from "):
             denied = _DENIED_PUBLISH.match(body)
             return [Kept(line, Denial("publish", denied.group(1), denied.group(2)) if denied else None)]
