@@ -4,9 +4,10 @@ the broker's own formats (src/handle_publish.c, src/handle_subscribe.c, src/send
 from __future__ import annotations
 
 import io
+import os
 
 from vward.broker_log import Denial, DenialFilter
-from vward.broker_log_watcher import copy_kept
+from vward.broker_log_watcher import copy_kept, read_lines
 
 _TOPIC = "vward/v1/devices/ox-000001/readings"
 _OTHER = "vward/v1/devices/ox-000002/readings"
@@ -85,3 +86,16 @@ def test_the_watcher_writes_the_kept_lines_only() -> None:
     denied = f"Denied PUBLISH from ox-000001 (d0, q1, r0, m8, '{_OTHER}', ... (58 bytes))"
     copy_kept((f"{line}\n" for line in [*_READING, denied, *_READING]), out)
     assert out.getvalue() == f"{denied}\n"
+
+
+def test_lines_split_across_reads_are_joined() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        lines = read_lines(read_end, poll_s=0.01)
+        os.write(write_end, b"first\nsec")
+        assert next(lines) == "first"
+        os.write(write_end, "ond \u00e9\n".encode())
+        assert next(lines) == "second \u00e9"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
