@@ -4,8 +4,10 @@
 
 Starts throwaway PostgreSQL, Redis and Mosquitto, admits the 236 LLR patients and a 5,000-patient load-test
 fleet (25,000 devices), starts ``vward ingest``, and runs two loads in turn: (1) LLR scale, ~250 msg/s of
-normal readings over the 236 patients' kits; (2) every fleet device reporting every 5 s (5,000 msg/s).
-Background readings come from a separate publisher process (``bench._load``) and score NEWS2 0. Every
+normal readings over the adult LLR patients' kits; (2) every fleet device reporting every 5 s (5,000
+msg/s). Background readings come from a separate publisher process (``bench._load``) with adult-normal
+values (NEWS2 0), so they go to adults only: NPEWS rightly scores RR 16 and HR 72 in a two-year-old
+(the under-fives of the paediatric ward raised three alerts when they had background readings). Every
 ``--probe-interval`` this process publishes, on its own client, one high-risk reading for an adult patient
 (NEWS2 does not score children) not probed before (so with no open alert) and times from just before
 ``publish`` to when XREAD returns that admission's ``raised`` event. After each load it waits for ingest
@@ -283,7 +285,7 @@ def main(
             ]
             fleet = sorted({d.admission_id for d in register_synthetic_fleet(conn, fleet_patients, settings)})
         phases = [
-            Phase(f"LLR: {len(llr)} patients", llr, llr_rate, adults),
+            Phase(f"LLR: {len(adults)} adults of {len(llr)}", adults, llr_rate, adults),
             Phase(
                 f"fleet: {len(fleet) * len(DEVICE_KINDS)} devices every {report_every:g} s",
                 fleet,
@@ -297,7 +299,7 @@ def main(
         try:
             start_ingest(settings, logs, ingest_processes, procs)
             prober = Prober(settings)
-            prober.publish(llr[0], {"spo2": 97})  # warms ingest up (its first batch compiles the scorer)
+            prober.publish(adults[0], {"spo2": 97})  # warms ingest up (its first batch compiles the scorer)
             if wait_stored(settings, 1) != 1:
                 raise click.ClickException("the warm-up reading was not stored")
             for phase in phases:

@@ -34,6 +34,7 @@ MAX_QUEUED_MESSAGES = 2_000_000
 MAX_QUEUED_BYTES = 1_000_000_000
 DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"  # Debian's mosquitto package
 DYNSEC_FILE = "dynamic-security.json"
+LOG_FIFO = "broker-log.fifo"  # read by vward.broker_log_watcher, which keeps denials and notices
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 INGEST_ACCOUNTS = 8  # vward-ingest-0 ... -7: one per ingest process, its client id
 LOADGEN_ACCOUNTS = 8  # vward-loadgen-0 ... -7: one per load-generator connection
@@ -98,10 +99,13 @@ def broker_config(mdir: Path, port: int, tls_port: int | None = None) -> str:
             "max_inflight_messages 20000",
             "max_packet_size 1048576",
             "persistent_client_expiration 14d",
-            f"log_dest file {mdir / 'mosquitto.log'}",
+            # Denials are logged only at debug (vward.broker_log): all of it goes to a FIFO, not to disk.
+            f"log_dest file {mdir / LOG_FIFO}",
             "log_type error",
             "log_type warning",
             "log_type notice",
+            "log_type subscribe",
+            "log_type debug",
             "connection_messages false",
             *(listener_lines(tls_port, tls_files(mdir / "tls")) if tls_port else []),
             "",

@@ -15,6 +15,7 @@ import queue
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +236,9 @@ def stop_redis(base: Path) -> None:
     _stop_pidfile(base / "redis" / "redis.pid")
 
 
+BROKER_LOG_PID = "broker-log.pid"
+
+
 def mosquitto_dir(base: Path) -> Path:
     return base / "mosquitto"
 
@@ -275,10 +279,36 @@ def start_mosquitto(
 def _start_mosquitto_daemon(mdir: Path, port: int) -> None:
     if _pid_alive(mdir / "mosquitto.pid"):
         return
+    start_broker_log(mdir.parent)
     # As root it drops to the mosquitto user, which owns mdir; with -d it exits silently otherwise.
     subprocess.run(["mosquitto", "-d", "-c", str(mdir / "mosquitto.conf")], check=True, cwd=mdir)
     _wait_for(lambda: _pid_alive(mdir / "mosquitto.pid"), "Mosquitto")
     _wait_for(lambda: _port_open(port), "Mosquitto")
+
+
+def start_broker_log(base: Path) -> None:
+    """Starts the reader of the broker's log FIFO (``vward.broker_log_watcher``), which keeps denials and
+    notices in ``mosquitto.log``; it must hold the FIFO before the broker opens it, or the broker waits."""
+    mdir = mosquitto_dir(base)
+    pidfile = mdir / BROKER_LOG_PID
+    if _pid_alive(pidfile):
+        return
+    pidfile.unlink(missing_ok=True)
+    fifo = mdir / mqtt_auth.LOG_FIFO
+    if not fifo.exists():
+        os.mkfifo(fifo, 0o620)
+    if _as_root():
+        shutil.chown(fifo, "mosquitto", "mosquitto")
+    args = ["--fifo", fifo, "--log", mdir / "mosquitto.log", "--pid-file", pidfile]
+    with (mdir / "broker-log.err").open("ab") as err:  # setsid -f: detached, reaped by init, not by us
+        subprocess.run(
+            ["setsid", "-f", sys.executable, "-m", "vward.broker_log_watcher", *map(str, args)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    _wait_for(lambda: _pid_alive(pidfile), "the broker's log watcher")
 
 
 def mosquitto_running(base: Path) -> bool:
@@ -302,11 +332,14 @@ def reload_mosquitto(base: Path) -> None:
     """Makes the broker re-read its password file and ACL (after a device is added or its password rotated)."""
     pid = _pid_alive(mosquitto_dir(base) / "mosquitto.pid")
     if pid:
+        start_broker_log(base)  # SIGHUP reopens the log FIFO, which waits for a reader
         os.kill(pid, signal.SIGHUP)
 
 
 def stop_mosquitto(base: Path) -> None:
+    """Stops the broker, then its log watcher (after the broker's last lines)."""
     _stop_pidfile(mosquitto_dir(base) / "mosquitto.pid")
+    _stop_pidfile(mosquitto_dir(base) / BROKER_LOG_PID)
 
 
 def _port_open(port: int) -> bool:

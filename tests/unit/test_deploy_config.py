@@ -166,3 +166,18 @@ def test_every_secret_must_be_given(compose: dict) -> None:
             assert required.fullmatch(env[secret]), f"{name}: {secret} must be ${{{secret}:?...}}"
         assert required.search(env["VWARD_DATABASE_URL"]), f"{name}: the database password must be required"
     assert required.fullmatch(compose["services"]["timescaledb"]["environment"]["POSTGRES_PASSWORD"])
+
+
+def test_the_broker_logs_into_the_fifo_its_filter_reads(conf: dict[str, list[str]], compose: dict) -> None:
+    """Denials are logged only at debug (vward.broker_log): the whole log goes to broker-log's FIFO."""
+    assert {"debug", "subscribe"} <= set(conf["log_type"])
+    destination, fifo = conf["log_dest"][0].split()
+    assert destination == "file" and Path(fifo).name == mqtt_auth.LOG_FIFO
+    broker_mount = f"mosquitto-log:{Path(fifo).parent}"
+    assert broker_mount in compose["services"]["mosquitto"]["volumes"]
+    reader = compose["services"]["broker-log"]
+    assert reader["entrypoint"] == ["python", "-m", "vward.broker_log_watcher"]
+    reader_fifo = Path(reader["command"][reader["command"].index("--fifo") + 1])
+    assert reader_fifo.name == mqtt_auth.LOG_FIFO
+    assert f"mosquitto-log:{reader_fifo.parent}" in reader["volumes"]
+    assert compose["services"]["mosquitto"]["depends_on"]["broker-log"] == {"condition": "service_healthy"}
