@@ -44,10 +44,9 @@ def _store_bundle(request: Request, client: clients.Client, bundle_type: str, en
     settings = app_settings(request)
     results: list[intake.EntryResult] = []
     pool: ConnectionPool = request.app.state.pool
+    all_decoded = [intake.decode_entry(i, e) for i, e in enumerate(entries)]
     with pool.connection() as conn, conn.transaction():
-        decoded, forbidden = intake.split_by_device(
-            [intake.decode_entry(i, e) for i, e in enumerate(entries)], client_devices.bound(conn, client.id)
-        )
+        decoded, forbidden = intake.split_by_device(all_decoded, client_devices.bound(conn, client.id))
         if forbidden:
             client_devices.audit_forbidden(
                 conn,
