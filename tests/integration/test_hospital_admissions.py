@@ -187,11 +187,21 @@ def test_a_coordinator_records_one_by_hand_on_a_discharged_stay(
     assert r.json()["patient_id"] == stays["patient1"]
     page = coordinator.get(f"/patients/{stay}/hospital-admissions", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "Glenfield Hospital" in page.text and "fall" in page.text
+    form = {"csrf_token": coordinator.headers["X-CSRF-Token"], "admitted_on": day.isoformat(), "hospital": "LGH"}
+    posted = coordinator.post(
+        f"/api/admissions/{stay}/hospital-admissions",
+        data=form | {"encounter_class": "EMER", "reason": ""},
+        headers={"Accept": "text/html"},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303 and posted.headers["location"] == f"/patients/{stay}/hospital-admissions"
+    assert clean_db.execute("SELECT reason FROM hospital_admissions WHERE hospital = 'LGH'").fetchall() == [(None,)]
+    clean_db.execute("DELETE FROM hospital_admissions WHERE hospital = 'LGH'")
     audit = clean_db.execute(
         "SELECT u.username, a.detail->>'source', a.detail->>'hospital' FROM audit_log a JOIN users u"
-        " ON u.id = a.actor_id WHERE a.action = 'hospital_admission.record'"
+        " ON u.id = a.actor_id WHERE a.action = 'hospital_admission.record' ORDER BY a.id"
     ).fetchall()
-    assert audit == [("coordinator", "manual", "Glenfield Hospital")]
+    assert audit == [("coordinator", "manual", "Glenfield Hospital"), ("coordinator", "manual", "LGH")]
 
     # bad input is a 4xx with a message, never a 500, and stores nothing more
     for body, status, message in (
