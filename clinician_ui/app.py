@@ -33,6 +33,7 @@ from clinician_ui.routes import (
     patients,
 )
 from clinician_ui.routes import api_clients as api_clients_routes
+from clinician_ui.routes import hospital_admissions as hospital_admissions_routes
 from clinician_ui.routes import reports as reports_routes
 from clinician_ui.templating import render
 from fhir_r4 import routes as fhir_routes
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fhir_routes.router, include_in_schema=False)
     app.include_router(api_clients_routes.router)
     app.include_router(reports_routes.router)
+    app.include_router(hospital_admissions_routes.router)
     _add_error_handlers(app)
     return app
 

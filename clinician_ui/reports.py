@@ -53,11 +53,11 @@ class Figures:
         """(measure, breakdown, value) of the rates the page and CSV show beside the counts."""
         get = self.get
         out: list[tuple[str, str, float | None]] = []
-        alive = get(ward, "discharged_alive")
+        alive, home = get(ward, "discharged_alive"), get(ward, "discharged_home")
         for window in ("30_days", "90_days"):
-            vw, hosp = get(ward, "readmitted_virtual_ward", window), get(ward, "readmitted_via_hospital", window)
+            vw, hosp = get(ward, "readmitted_virtual_ward", window), get(ward, "readmitted_to_hospital", window)
             out.append(("readmission_virtual_ward_pct", window, pct(vw, alive)))
-            out.append(("readmission_via_hospital_pct", window, pct(hosp, alive)))
+            out.append(("readmission_to_hospital_pct", window, pct(hosp, home)))
         for risk in RISKS:
             raised = get(ward, "alerts", risk)
             out.append(

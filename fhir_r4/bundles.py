@@ -11,7 +11,8 @@ from fhir_r4.search import Paging
 FHIR_VERSION = "4.0.1"
 SCOPE_READ = "system/*.read"
 SCOPE_WRITE_OBSERVATIONS = "system/Observation.write"
-SCOPES = (SCOPE_READ, SCOPE_WRITE_OBSERVATIONS)
+SCOPE_WRITE_ENCOUNTERS = "system/Encounter.write"  # hospital systems: admissions of former ward patients
+SCOPES = (SCOPE_READ, SCOPE_WRITE_OBSERVATIONS, SCOPE_WRITE_ENCOUNTERS)
 
 SEARCH_PARAMS: dict[str, list[tuple[str, str, str]]] = {
     "Patient": [

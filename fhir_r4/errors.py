@@ -28,6 +28,13 @@ class InsufficientScope(FhirError):
     code = "forbidden"
 
 
+class Unprocessable(FhirError):
+    """Well-formed input that breaks a business rule (an unknown patient, a date in the future)."""
+
+    status = 422
+    code = "business-rule"
+
+
 class ResourceNotFound(FhirError):
     """No resource with this id."""
 

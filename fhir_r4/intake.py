@@ -219,9 +219,18 @@ def merge(accepted: list[Accepted]) -> tuple[list[DeviceReading], list[Refused]]
     return list(groups.values()), refused
 
 
+def split_by_device(
+    decoded: list[Accepted | Refused], allowed: set[str]
+) -> tuple[list[Accepted | Refused], list[Accepted | Refused]]:
+    """(entries from devices the client is bound to, or naming none; entries naming any other device)."""
+    kept = [d for d in decoded if d.device_id is None or d.device_id in allowed]
+    return kept, [d for d in decoded if d.device_id is not None and d.device_id not in allowed]
+
+
 @dataclass(frozen=True)
 class EntryResult:
-    """What happened to one entry: ``stored`` (201), ``duplicate`` (200, already stored) or refused (422)."""
+    """What happened to one entry: ``stored`` (201), ``duplicate`` (200, already stored), ``forbidden`` (403,
+    a device the client is not bound to) or refused (422)."""
 
     index: int
     status: str
@@ -240,6 +249,15 @@ def response_bundle(bundle_type: str, results: list[EntryResult]) -> Resource:
             text = "stored and scored" if r.status == "stored" else "already stored: nothing new"
             entries.append(
                 {"response": {"status": _HTTP[r.status], "outcome": outcome("information", "informational", text)}}
+            )
+        elif r.status == "forbidden":
+            entries.append(
+                {
+                    "response": {
+                        "status": "403 Forbidden",
+                        "outcome": outcome("error", "forbidden", f"{r.reason}: {r.detail}"),
+                    }
+                }
             )
         else:
             entries.append(

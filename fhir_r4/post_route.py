@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
-from fhir_r4 import clients, intake, reading_path
+from fhir_r4 import client_devices, clients, intake, reading_path
 from fhir_r4 import queries as q
 from fhir_r4.errors import BadRequest
 from fhir_r4.web import BASE_PATH, FhirResponse, FhirRoute, Writer, app_settings, fhir_json
@@ -25,7 +25,8 @@ async def post_bundle(request: Request, client: Writer) -> Response:
 
     Both Bundle types are processed entry by entry (a bad entry is refused alone, with its OperationOutcome,
     and quarantined), because that is what a device's buffered batch gets over MQTT. Needs the
-    ``system/Observation.write`` scope.
+    ``system/Observation.write`` scope; an entry naming a device the client is not bound to is refused with
+    a ``forbidden`` OperationOutcome and audited, not stored and not quarantined.
     """
     raw = await request.body()  # bounded by the web app's middleware (VWARD_FHIR_MAX_BODY_BYTES): 413 beyond
     try:
@@ -41,12 +42,23 @@ async def post_bundle(request: Request, client: Writer) -> Response:
 def _store_bundle(request: Request, client: clients.Client, bundle_type: str, entries: list[Any]) -> Response:
     now = datetime.now(UTC)
     settings = app_settings(request)
-    decoded = [intake.decode_entry(i, e) for i, e in enumerate(entries)]
-    accepted = [d for d in decoded if isinstance(d, intake.Accepted)]
-    refused = [d for d in decoded if isinstance(d, intake.Refused)]
     results: list[intake.EntryResult] = []
     pool: ConnectionPool = request.app.state.pool
+    all_decoded = [intake.decode_entry(i, e) for i, e in enumerate(entries)]
     with pool.connection() as conn, conn.transaction():
+        decoded, forbidden = intake.split_by_device(all_decoded, client_devices.bound(conn, client.id))
+        if forbidden:
+            client_devices.audit_forbidden(
+                conn,
+                client_id=client.id,
+                entries=[{"index": f.index, "device": f.device_id, "identifier": f.identifier} for f in forbidden],
+            )
+        results += [
+            intake.EntryResult(f.index, "forbidden", "forbidden_device", f"this client is not bound to {f.device_id}")
+            for f in forbidden
+        ]
+        accepted = [d for d in decoded if isinstance(d, intake.Accepted)]
+        refused = [d for d in decoded if isinstance(d, intake.Refused)]
         claims = [(*a.identifier, a.device_id, a.measured_at) for a in accepted]
         new = q.claim_identifiers(conn, client_id=client.id, entries=claims, now=now)
         fresh = [a for a in accepted if a.identifier in new]

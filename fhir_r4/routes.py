@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from fhir_r4 import bundles, observations, post_route, resources, search, token_route
+from fhir_r4 import bundles, encounter_route, observations, post_route, resources, search, token_route
 from fhir_r4 import queries as q
 from fhir_r4.errors import BadRequest, ResourceNotFound
 from fhir_r4.web import (
@@ -225,3 +225,4 @@ def search_observations(request: Request, conn: Conn, client: Reader) -> Respons
 
 router.include_router(token_route.router)
 router.include_router(post_route.router)
+router.include_router(encounter_route.router)

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # "auto" preloads TimescaleDB in the PostgreSQL that vward starts when it is installed; "off" never does
     # (readings then use PostgreSQL's own daily partitions). Decided when the data directory is created.
     timescaledb: Literal["auto", "off"] = "auto"
+    # The PostgreSQL server vward starts (the directory holding pg_ctl and postgres), e.g. a private build
+    # with TimescaleDB; None: the newest server installed from Debian's packages.
+    postgres_bindir: Path | None = None
     db_pool_max: int = 10
 
     # Redis

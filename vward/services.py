@@ -24,6 +24,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from vward import mqtt_auth
+from vward.config import get_settings
 from vward.mqtt_auth import write_broker_files, write_dynsec_file, write_password_file
 from vward.mqtt_tls import ensure_throwaway_certs
 
@@ -62,7 +63,13 @@ def _chown(path: Path, user: str) -> None:
 
 
 def postgres_bindir() -> Path:
-    """The newest PostgreSQL server installed from Debian's packages."""
+    """The PostgreSQL server vward runs: ``VWARD_POSTGRES_BINDIR`` (a private build, e.g. with TimescaleDB),
+    else the newest server installed from Debian's packages."""
+    chosen = get_settings().postgres_bindir
+    if chosen is not None:
+        if not (chosen / "pg_ctl").is_file():
+            raise ServiceError(f"VWARD_POSTGRES_BINDIR={chosen} holds no pg_ctl")
+        return chosen
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
     if not candidates:
         raise ServiceError("PostgreSQL server not installed (apt-get install postgresql)")

@@ -111,26 +111,37 @@ def admissions_and_discharges(conn: psycopg.Connection, **args: Any) -> list[Fig
 
 def readmissions(conn: psycopg.Connection, **args: Any) -> list[Figure]:
     """Of the stays discharged alive in the range: how many were followed by another virtual-ward admission
-    of the same patient within 30 and 90 days of discharge, and by a step-down one (the patient had been in
-    hospital in between: hospital readmission where vward can know it). As known when the report runs."""
+    of the same patient within 30 and 90 days of discharge. Of the stays discharged home (alive, not conveyed
+    to hospital: a conveyance is counted as an escalation, and its own hospital admission is not a
+    readmission), how many were followed by a recorded hospital admission (``hospital_admissions``, posted
+    by a hospital system or recorded by a coordinator) on the London day of discharge or within 30 and 90
+    days after it. As known when the report runs."""
     return _figures(
         conn,
         f"WITH {_RANGE},"
-        " dis AS (SELECT w.code, a.id, a.patient_id, a.discharged_at FROM admissions a"
-        "         JOIN wards w ON w.id = a.ward_id, range"
+        " dis AS (SELECT w.code, a.id, a.patient_id, a.discharged_at, a.discharge_outcome,"
+        "                (a.discharged_at AT TIME ZONE 'Europe/London')::date AS discharged_on"
+        "         FROM admissions a JOIN wards w ON w.id = a.ward_id, range"
         "         WHERE a.discharged_at >= range.s AND a.discharged_at < range.e AND a.discharge_outcome <> 'died'),"
-        " flags AS (SELECT d.code, w.days, (SELECT min(n.source) FROM admissions n"
-        "                 WHERE n.patient_id = d.patient_id AND n.id <> d.id AND n.admitted_at >= d.discharged_at"
-        "                   AND n.admitted_at <= d.discharged_at + make_interval(days => w.days)) AS next_source"
+        " flags AS (SELECT d.code, w.days, d.discharge_outcome,"
+        "                  EXISTS (SELECT 1 FROM admissions n"
+        "                   WHERE n.patient_id = d.patient_id AND n.id <> d.id AND n.admitted_at >= d.discharged_at"
+        "                     AND n.admitted_at <= d.discharged_at + make_interval(days => w.days)) AS ward_again,"
+        "                  EXISTS (SELECT 1 FROM hospital_admissions h"
+        "                   WHERE h.patient_id = d.patient_id"
+        "                     AND h.admitted_on BETWEEN d.discharged_on AND d.discharged_on + w.days) AS hospital"
         "           FROM dis d CROSS JOIN (VALUES (30), (90)) AS w(days))"
         " SELECT code AS ward_code, 'discharged_alive' AS measure, 'all' AS breakdown, count(*)::float8 AS value"
         " FROM dis GROUP BY GROUPING SETS ((code), ())"
         " UNION ALL"
-        " SELECT code, 'readmitted_virtual_ward', days || '_days', count(next_source)::float8"
+        " SELECT code, 'discharged_home', 'all', count(*)::float8"
+        " FROM dis WHERE discharge_outcome <> 'conveyed_to_hospital' GROUP BY GROUPING SETS ((code), ())"
+        " UNION ALL"
+        " SELECT code, 'readmitted_virtual_ward', days || '_days', count(*) FILTER (WHERE ward_again)::float8"
         " FROM flags GROUP BY GROUPING SETS ((code, days), (days))"
         " UNION ALL"
-        " SELECT code, 'readmitted_via_hospital', days || '_days',"
-        "        count(*) FILTER (WHERE next_source = 'step_down')::float8"
+        " SELECT code, 'readmitted_to_hospital', days || '_days',"
+        "        count(*) FILTER (WHERE hospital AND discharge_outcome <> 'conveyed_to_hospital')::float8"
         " FROM flags GROUP BY GROUPING SETS ((code, days), (days))",
         args,
     )

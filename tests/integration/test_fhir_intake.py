@@ -45,12 +45,14 @@ def admission(clean_db: psycopg.Connection) -> int:
 
 
 @pytest.fixture
-def vendor(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
-    """A write-scoped API client (a monitoring vendor's hub)."""
+def vendor(clean_db: psycopg.Connection, settings: Settings, admission: int) -> Iterator[TestClient]:
+    """A write-scoped API client (a monitoring vendor's hub), bound to the admission's four devices."""
     seed_users(clean_db)
     with app_client(settings) as admin:
         admin.headers["X-CSRF-Token"] = sign_in(admin, "admin")
         cid, secret = issue(admin, "vendor-hub", "system/Observation.write")
+        for dev in ("ox-in-1", "bp-in-1", "th-in-1", "ci-in-1"):
+            assert admin.post(f"/api/api-clients/{cid}/devices", json={"device_id": dev}).status_code == 200
     with app_client(settings) as client:
         client.headers["Authorization"] = f"Bearer {token(client, cid, secret)}"
         yield client
@@ -124,9 +126,10 @@ def test_the_reading_paths_refusals_and_the_doors_own(
     )
     assert r.json()["type"] == "transaction-response"
     reasons = [e["response"]["outcome"]["issue"][0]["diagnostics"].split(":")[0] for e in r.json()["entry"]]
-    assert reasons == ["unknown_device", "before_admission", "future_timestamp"]
+    # a device the client is not bound to (here not even registered) is forbidden, not quarantined
+    assert reasons == ["forbidden_device", "before_admission", "future_timestamp"]
     assert clean_db.execute("SELECT count(*) FROM fhir_observation_ids").fetchone() == (0,)  # can be fixed and re-sent
-    assert [row[0] for row in clean_db.execute("SELECT reason FROM quarantine ORDER BY id")] == reasons
+    assert [row[0] for row in clean_db.execute("SELECT reason FROM quarantine ORDER BY id")] == reasons[1:]
 
     assert vendor.post("/fhir/R4", content=b"{not json").status_code == 400
     assert vendor.post("/fhir/R4", content=b" " * (settings.fhir_max_body_bytes + 1)).status_code == 413

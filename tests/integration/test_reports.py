@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from clinician_ui import reports as rp
 from clinician_ui.queries import reports as q
 from tests.integration.ui_helpers import app_client, nhs, seed_users, sign_in
-from vward import db
+from vward import db, services
 from vward.config import Settings
 
 LONDON = ZoneInfo("Europe/London")
@@ -136,6 +136,23 @@ def fixture(clean_db: psycopg.Connection, settings: Settings) -> dict[str, int]:
     _alert(conn, s["a3"], "news2", "medium", at(30), ack_due=15, response_due=60, acked=1, responded=2,
            kind="home_visit")  # fmt: skip  # after the range: not counted
 
+    # Hospital admissions (as a hospital system posts them), by London day. Counted: p1's after a1 (15 days),
+    # p5's on the 30th day after b3, p4's 45 days after b1 (90 only). Not counted: p1's on the day a2 ended in
+    # conveyance (the escalation itself), p3's (died), p2's (never discharged), p5's before b3 ended.
+    conn.execute(
+        "INSERT INTO api_clients (id, name, secret_hash, scopes) VALUES ('hospital-epr', 'EPR', '\\x00',"
+        " '{system/Encounter.write}')"
+    )
+    hospital = [(p1, 17, "IMP"), (p1, 25, "EMER"), (p5, 46, "EMER"), (p4, 58, "IMP"), (p3, 12, "IMP")]
+    hospital += [(p2, 5, "IMP"), (p5, 10, "IMP")]
+    for n, (patient, day, klass) in enumerate(hospital):
+        conn.execute(
+            "INSERT INTO hospital_admissions (patient_id, admitted_on, encounter_class, hospital,"
+            " identifier_system, identifier_value, api_client_id, recorded_at)"
+            " VALUES (%s, %s, %s, 'Leicester Royal Infirmary', 'urn:test:epr', %s, 'hospital-epr', now())",
+            (patient, D0 + timedelta(days=day), klass, f"enc-{n}"),
+        )
+
     # b3 (resp-copd, a reading expected every 240 min) for 24 h: six intervals from D0+15 12:00
     for dev, kind in (("ox-rep-1", "pulse_oximeter"), ("th-rep-1", "thermometer")):
         conn.execute(
@@ -178,12 +195,13 @@ def expected_outcomes() -> dict[str | None, dict[tuple[str, str], float | int | 
         ("discharged_alive", "all"): 2,
         ("readmitted_virtual_ward", "30_days"): 1,
         ("readmitted_virtual_ward", "90_days"): 1,
-        ("readmitted_via_hospital", "30_days"): 1,
-        ("readmitted_via_hospital", "90_days"): 1,
+        ("discharged_home", "all"): 1,
+        ("readmitted_to_hospital", "30_days"): 1,
+        ("readmitted_to_hospital", "90_days"): 1,
         ("readmission_virtual_ward_pct", "30_days"): 50.0,
         ("readmission_virtual_ward_pct", "90_days"): 50.0,
-        ("readmission_via_hospital_pct", "30_days"): 50.0,
-        ("readmission_via_hospital_pct", "90_days"): 50.0,
+        ("readmission_to_hospital_pct", "30_days"): 100.0,
+        ("readmission_to_hospital_pct", "90_days"): 100.0,
         ("escalations_to_hospital", "conveyed_to_hospital"): 1,
         ("alerts", "high"): 2,
         ("alerts", "medium"): 1,
@@ -219,12 +237,13 @@ def expected_outcomes() -> dict[str | None, dict[tuple[str, str], float | int | 
         ("discharged_alive", "all"): 2,
         ("readmitted_virtual_ward", "30_days"): 0,
         ("readmitted_virtual_ward", "90_days"): 1,
-        ("readmitted_via_hospital", "30_days"): 0,
-        ("readmitted_via_hospital", "90_days"): 0,
+        ("discharged_home", "all"): 2,
+        ("readmitted_to_hospital", "30_days"): 1,
+        ("readmitted_to_hospital", "90_days"): 2,
         ("readmission_virtual_ward_pct", "30_days"): 0.0,
         ("readmission_virtual_ward_pct", "90_days"): 50.0,
-        ("readmission_via_hospital_pct", "30_days"): 0.0,
-        ("readmission_via_hospital_pct", "90_days"): 0.0,
+        ("readmission_to_hospital_pct", "30_days"): 50.0,
+        ("readmission_to_hospital_pct", "90_days"): 100.0,
         ("escalations_to_hospital", "emergency_999_response"): 1,
         ("alerts", "high"): 1,
         ("alerts", "low"): 2,
@@ -266,12 +285,13 @@ def expected_outcomes() -> dict[str | None, dict[tuple[str, str], float | int | 
         ("discharged_alive", "all"): 4,
         ("readmitted_virtual_ward", "30_days"): 1,
         ("readmitted_virtual_ward", "90_days"): 2,
-        ("readmitted_via_hospital", "30_days"): 1,
-        ("readmitted_via_hospital", "90_days"): 1,
+        ("discharged_home", "all"): 3,
+        ("readmitted_to_hospital", "30_days"): 2,
+        ("readmitted_to_hospital", "90_days"): 3,
         ("readmission_virtual_ward_pct", "30_days"): 25.0,
         ("readmission_virtual_ward_pct", "90_days"): 50.0,
-        ("readmission_via_hospital_pct", "30_days"): 25.0,
-        ("readmission_via_hospital_pct", "90_days"): 25.0,
+        ("readmission_to_hospital_pct", "30_days"): 66.7,
+        ("readmission_to_hospital_pct", "90_days"): 100.0,
         ("escalations_to_hospital", "conveyed_to_hospital"): 1,
         ("escalations_to_hospital", "emergency_999_response"): 1,
         ("alerts", "high"): 3,
@@ -469,3 +489,12 @@ def test_sitrep_snapshots_are_thursdays_at_eight_london_time(clean_db: psycopg.C
     rows = clean_db.execute("SELECT s FROM vward_sitrep_snapshots('2026-03-23', '2026-04-05') AS s").fetchall()
     assert [r[0] for r in rows] == [datetime(2026, 3, 26, 8, tzinfo=UTC), datetime(2026, 4, 2, 7, tzinfo=UTC)]
     assert date(2026, 3, 26).isoweekday() == 4
+
+
+def test_the_session_runs_in_the_storage_mode_its_postgresql_offers(
+    clean_db: psycopg.Connection, settings: Settings
+) -> None:
+    """These figures are checked in both modes by running the suite on each PostgreSQL (README "Storage":
+    ``VWARD_POSTGRES_BINDIR`` names one with TimescaleDB); this says which mode a run really used."""
+    offered = settings.timescaledb == "auto" and services.timescaledb_installed()
+    assert db.storage_mode(clean_db) == ("timescaledb" if offered else "partitioned")

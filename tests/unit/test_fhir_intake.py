@@ -94,3 +94,20 @@ def test_only_batch_or_transaction_bundles_and_a_response_per_entry() -> None:
     assert response["type"] == "batch-response"
     assert [e["response"]["status"] for e in response["entry"]] == ["201 Created", "422 Unprocessable Entity", "200 OK"]
     assert response["entry"][1]["response"]["outcome"]["issue"][0]["diagnostics"] == "impossible_value: spo2: too high"
+
+
+def test_entries_naming_a_device_the_client_is_not_bound_to_are_forbidden_in_their_own_entry() -> None:
+    decoded = [
+        intake.decode_entry(0, {"resource": quantity("f-1", "ox-mine", T, "8867-4", 80, "/min")}),
+        intake.decode_entry(1, {"resource": quantity("f-2", "ox-other", T, "8867-4", 80, "/min")}),
+        intake.decode_entry(2, {"resource": quantity("f-3", "ox-other", T, "8867-4", 999, "/min")}),  # bad, too
+        intake.decode_entry(3, {"resource": {"resourceType": "Observation"}}),  # names no device: quarantined
+    ]
+    kept, forbidden = intake.split_by_device(decoded, {"ox-mine"})
+    assert [d.index for d in kept] == [0, 3] and [d.index for d in forbidden] == [1, 2]
+    response = intake.response_bundle(
+        "batch", [intake.EntryResult(1, "forbidden", "forbidden_device", "this client is not bound to ox-other")]
+    )
+    validate(response)
+    entry = response["entry"][0]["response"]
+    assert entry["status"] == "403 Forbidden" and entry["outcome"]["issue"][0]["code"] == "forbidden"
