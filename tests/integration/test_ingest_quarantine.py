@@ -96,7 +96,11 @@ def test_a_contradicting_reading_is_a_conflict_with_both_values_and_a_redelivery
         "incoming": {"hr": 150.0},
     }
     assert clean_db.execute("SELECT hr FROM readings").fetchall() == [(70.0,)]
-    assert _sample(running_ingest, "vward_ingest_quarantined_total", reason="conflict") == 1
+    # The worker counts a batch after its commit is collected, a moment after the row is visible.
+    wait_until(
+        lambda: _sample(running_ingest, "vward_ingest_quarantined_total", reason="conflict") == 1,
+        "the conflict counted",
+    )
 
     before = _committed(running_ingest)
     _publish(settings, device, [first])  # an identical redelivery
