@@ -1,12 +1,15 @@
 """Session fixtures: the real PostgreSQL, Redis and Mosquitto, started by the project's own service code.
 
 Each test session gets its own directory and free ports, so the suite runs beside a running platform
-(or another suite). Integration tests clean the tables they use with ``clean_db``.
+(or another suite). Under pytest-xdist (``scripts/test.sh`` runs ``-n``) every worker is such a session, with
+servers of its own: a test that stops or restarts one stops only its worker's. Integration tests clean the
+tables they use with ``clean_db``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import psycopg
@@ -20,8 +23,9 @@ from vward.ephemeral import EphemeralServices, ephemeral_services
 
 @pytest.fixture(scope="session")
 def test_services() -> Iterator[EphemeralServices]:
-    """PostgreSQL, Redis and Mosquitto for this session, migrated."""
-    with ephemeral_services() as started:
+    """PostgreSQL, Redis and Mosquitto for this session (this xdist worker), migrated."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with ephemeral_services(prefix=f"vward-test-{worker}-") as started:
         yield started
 
 
@@ -135,12 +139,20 @@ def running_ingest(settings: Settings) -> Iterator[object]:
 
 
 _MARKERS_BY_FOLDER = {"integration": ("integration",), "browser": ("browser", "integration")}
+# Tests with these markers share machine-wide things (a RabbitMQ cluster's node names on the one epmd), so
+# under ``--dist loadgroup`` each kind runs on one worker, one test after another.
+_ONE_WORKER_MARKERS = ("cluster",)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks every test by the folder it lives in, so no file can forget its marker."""
+    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
         for folder, markers in _MARKERS_BY_FOLDER.items():
             if f"tests/{folder}/" in item.path.as_posix():
                 for marker in markers:
                     item.add_marker(getattr(pytest.mark, marker))
+        for name in _ONE_WORKER_MARKERS:
+            if xdist and item.get_closest_marker(name):
+                item.add_marker(pytest.mark.xdist_group(name))
