@@ -139,20 +139,12 @@ def running_ingest(settings: Settings) -> Iterator[object]:
 
 
 _MARKERS_BY_FOLDER = {"integration": ("integration",), "browser": ("browser", "integration")}
-# Tests with these markers share machine-wide things (a RabbitMQ cluster's node names on the one epmd), so
-# under ``--dist loadgroup`` each kind runs on one worker, one test after another.
-_ONE_WORKER_MARKERS = ("cluster",)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks every test by the folder it lives in, so no file can forget its marker."""
-    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
         for folder, markers in _MARKERS_BY_FOLDER.items():
             if f"tests/{folder}/" in item.path.as_posix():
                 for marker in markers:
                     item.add_marker(getattr(pytest.mark, marker))
-        for name in _ONE_WORKER_MARKERS:
-            if xdist and item.get_closest_marker(name):
-                item.add_marker(pytest.mark.xdist_group(name))
