@@ -61,12 +61,20 @@ def shared_chromium() -> Iterator[SharedChromium]:
 @pytest.fixture(autouse=True)
 def _chromium_only_for_those_who_ask(request: pytest.FixtureRequest, shared_chromium: SharedChromium) -> None:
     """A test that starts Playwright itself needs this thread free of the shared one."""
-    if "browser" not in request.fixturenames:
+    if _IN_USE not in request.fixturenames:
         shared_chromium.stop()
 
 
 @pytest.fixture
-def browser(shared_chromium: SharedChromium) -> Browser:
+def shared_chromium_in_use() -> None:
+    """Only ``browser`` below asks for this: a module's own ``browser`` fixture does not bring it."""
+
+
+_IN_USE = "shared_chromium_in_use"
+
+
+@pytest.fixture
+def browser(shared_chromium: SharedChromium, shared_chromium_in_use: None) -> Browser:
     """The process's Chromium; every context the test opens is closed when the test's body ends."""
     return shared_chromium.get()
 
@@ -79,6 +87,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         return (yield)
     finally:
         running = getattr(item, "funcargs", {}).get("browser")
-        if isinstance(running, Browser) and running.is_connected():
+        if _IN_USE in getattr(item, "fixturenames", ()) and isinstance(running, Browser) and running.is_connected():
             for context in running.contexts:
                 context.close()
