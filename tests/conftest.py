@@ -1,17 +1,22 @@
 """Session fixtures: the real PostgreSQL, Redis and Mosquitto, started by the project's own service code.
 
 Each test session gets its own directory and free ports, so the suite runs beside a running platform
-(or another suite). Integration tests clean the tables they use with ``clean_db``.
+(or another suite). Under pytest-xdist (``scripts/test.sh`` runs ``-n``) every worker is such a session, with
+servers of its own: a test that stops or restarts one stops only its worker's. Integration tests clean the
+tables they use with ``clean_db``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 import redis
+from psycopg import sql
 
 from vward import db
 from vward.config import Settings
@@ -20,14 +25,37 @@ from vward.ephemeral import EphemeralServices, ephemeral_services
 
 @pytest.fixture(scope="session")
 def test_services() -> Iterator[EphemeralServices]:
-    """PostgreSQL, Redis and Mosquitto for this session, migrated."""
-    with ephemeral_services() as started:
+    """PostgreSQL, Redis and Mosquitto for this session (this xdist worker), migrated."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with ephemeral_services(prefix=f"vward-test-{worker}-") as started:
+        with psycopg.connect(started.settings.database_url, autocommit=True) as conn:
+            # Durability against a power cut is not what any test shows, and six suites share one disk:
+            # commits still reach the operating system before they return, so stopping or killing the
+            # server (the fault tests) loses nothing that fsync would have kept.
+            conn.execute("ALTER SYSTEM SET fsync = off")
+            conn.execute("SELECT pg_reload_conf()")
         yield started
 
 
 @pytest.fixture(scope="session")
 def settings(test_services: EphemeralServices) -> Settings:
     return test_services.settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_password_hashed_once() -> Iterator[None]:
+    """Argon2 is slow by design (about 0.3 s a hash or a check, seconds on a busy machine), and a hundred
+    tests seed the demo users, who share one password, and sign in: in a test process the seed hashes it
+    once and sign-in checks each (password, hash) pair once. Both remain real Argon2 over the real values;
+    a repeat only returns the answer Argon2 gave the first time."""
+    from clinician_ui import security
+    from vward import seed
+
+    originals = seed.hash_user_password, security.verify_password
+    seed.hash_user_password = functools.cache(originals[0])
+    security.verify_password = functools.cache(originals[1])
+    yield
+    seed.hash_user_password, security.verify_password = originals
 
 
 _DATA_TABLES = (
@@ -60,6 +88,31 @@ def _broker_supervised(started: EphemeralServices) -> None:
         services.restart_mosquitto(started.base, started.ports.mqtt)
 
 
+def _empty(conn: psycopg.Connection, tables: list[str]) -> None:
+    """Empties ``tables`` and restarts their ids, as ``TRUNCATE ... RESTART IDENTITY CASCADE`` would.
+
+    TRUNCATE makes new files for every table, index and (through ``readings``) every daily partition: about
+    a second on a busy machine, paid by each of some 250 tests. Deleting the few rows a test leaves is a few
+    milliseconds; ``readings`` alone can be large, so it is truncated when it has rows. Foreign keys are not
+    checked while every table is emptied in the same transaction."""
+    with conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        for table in tables:
+            if table != "readings":
+                conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+        sequences = conn.execute(
+            "SELECT s.oid::regclass::text FROM pg_class s"
+            " JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')"
+            " JOIN pg_class t ON t.oid = d.refobjid"
+            " WHERE s.relkind = 'S' AND t.relnamespace = 'public'::regnamespace AND t.relname = ANY(%s)",
+            (tables,),
+        ).fetchall()
+        for (sequence,) in sequences:
+            conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART").format(sql.SQL(sequence)))
+    if conn.execute("SELECT EXISTS (SELECT FROM readings)").fetchone() == (True,):
+        conn.execute("TRUNCATE readings")
+
+
 @pytest.fixture
 def clean_db(test_services: EphemeralServices, settings: Settings) -> Iterator[psycopg.Connection]:
     """An empty database (schema kept), seeded with the LLR wards; yields an autocommit connection."""
@@ -76,8 +129,7 @@ def clean_db(test_services: EphemeralServices, settings: Settings) -> Iterator[p
                 " AND tablename <> 'yoyo_lock'"
             ).fetchall()
         ]
-        tables = ", ".join(sorted(set(_DATA_TABLES) | set(extra)))
-        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        _empty(conn, sorted(set(_DATA_TABLES) | set(extra)))
         db.maintain_readings(conn, settings)
         seed_wards(conn)
         yield conn

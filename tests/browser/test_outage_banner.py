@@ -19,11 +19,11 @@ import psycopg
 import pytest
 import redis
 import uvicorn
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from alerting.push import ensure_vapid_key
 from clinician_ui.app import create_app
-from tests.browser.test_ui_browser import ARGS, SHOTS, sign_in
+from tests.browser.test_ui_browser import SHOTS, sign_in
 from tests.integration.hub_processes import hubs, make_due, open_alerts, reminders, wait_beating, wait_for, wait_until
 from tests.integration.test_web_push import PushService, push_service, subscribe
 from tests.integration.ui_helpers import seed_users
@@ -93,6 +93,7 @@ def reminder_pushes(service: PushService, key: object, auth: bytes) -> Counter[i
 
 
 def test_kill_9_of_the_hub_shows_the_banner_and_a_second_hub_sends_each_due_reminder_once(
+    browser: Browser,
     web: str,
     ingest_alive: None,
     clean_db: psycopg.Connection,
@@ -107,11 +108,11 @@ def test_kill_9_of_the_hub_shows_the_banner_and_a_second_hub_sends_each_due_remi
     key, auth = subscribe(clean_db, nurse_id[0], f"{push_service.url}/push/phone")
     alert_ids = open_alerts(clean_db, cfg, 6)
     started = datetime.now(UTC)
-    with hubs(cfg, tmp_path, "hub-a") as first, sync_playwright() as p:
+    with hubs(cfg, tmp_path, "hub-a") as first:
         wait_beating(clean_db, "hub-a", started)
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844})
         try:
-            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            page = context.new_page()
             sign_in(page, web, "nurse.community")
             banner = page.locator("#outage-banner")
             expect(page.locator("#live-status")).to_have_text("Live", timeout=BANNER_WAIT_MS)
@@ -139,6 +140,6 @@ def test_kill_9_of_the_hub_shows_the_banner_and_a_second_hub_sends_each_due_remi
                 page.screenshot(path=str(SHOTS / "hub-back-phone.png"), full_page=True)
                 assert second["hub-b"].errors() == []
         finally:
-            browser.close()
+            context.close()
     assert reminders(clean_db, alert_ids) == {a: 1 for a in alert_ids}
     assert reminder_pushes(push_service, key, auth) == Counter({a: 1 for a in alert_ids})

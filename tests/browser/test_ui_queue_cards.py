@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.browser.alert_seeds import (
     HIGH_8,
@@ -23,7 +23,7 @@ from tests.browser.alert_seeds import (
     seed_trend,
     store,
 )
-from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
+from tests.browser.test_ui_browser import SHOTS, server, sign_in
 from vward.config import Settings
 
 __all__ = ["server"]  # the fixture, shared with test_ui_browser
@@ -45,7 +45,7 @@ def alert_of(conn: psycopg.Connection, admission_id: int) -> int:
 
 @pytest.mark.parametrize("trigger", list(SEEDS))
 def test_each_trigger_says_why_on_its_card(
-    trigger: str, server: str, clean_db: psycopg.Connection, settings: Settings
+    trigger: str, browser: Browser, server: str, clean_db: psycopg.Connection, settings: Settings
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     seed, words = SEEDS[trigger]
@@ -53,55 +53,45 @@ def test_each_trigger_says_why_on_its_card(
     assert clean_db.execute("SELECT trigger FROM alerts WHERE admission_id = %s", (admission_id,)).fetchone() == (
         trigger,
     )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
-            sign_in(page, server, "nurse.community")
-            alert_id = alert_of(clean_db, admission_id)
-            why = page.locator(f"#why-{alert_id}")
-            expect(why).to_contain_text(words)
-            if trigger == "missed_readings":
-                expect(why).to_contain_text("expected every 60 min")
-            row = page.locator(f"#alert-{alert_id}")
-            number = clean_db.execute(
-                "SELECT p.nhs_number FROM admissions a JOIN patients p ON p.id = a.patient_id WHERE a.id = %s",
-                (admission_id,),
-            ).fetchone()
-            assert number is not None
-            expect(row.locator(".nhs")).to_have_text(f"{number[0][:3]} {number[0][3:6]} {number[0][6:]}")
-            expect(row.locator(".who-pt")).to_contain_text(" y male")  # age and sex
-            expect(page.locator("#queue-counts")).to_contain_text("1 open")
-            assert re.match(r"\(1 [a-z-]+\) Alerts", page.title())  # the count by band in the title
-            page.screenshot(path=str(SHOTS / f"queue-{trigger}-360.png"), full_page=True)
-        finally:
-            browser.close()
+    page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    sign_in(page, server, "nurse.community")
+    alert_id = alert_of(clean_db, admission_id)
+    why = page.locator(f"#why-{alert_id}")
+    expect(why).to_contain_text(words)
+    if trigger == "missed_readings":
+        expect(why).to_contain_text("expected every 60 min")
+    row = page.locator(f"#alert-{alert_id}")
+    number = clean_db.execute(
+        "SELECT p.nhs_number FROM admissions a JOIN patients p ON p.id = a.patient_id WHERE a.id = %s",
+        (admission_id,),
+    ).fetchone()
+    assert number is not None
+    expect(row.locator(".nhs")).to_have_text(f"{number[0][:3]} {number[0][3:6]} {number[0][6:]}")
+    expect(row.locator(".who-pt")).to_contain_text(" y male")  # age and sex
+    expect(page.locator("#queue-counts")).to_contain_text("1 open")
+    assert re.match(r"\(1 [a-z-]+\) Alerts", page.title())  # the count by band in the title
+    page.screenshot(path=str(SHOTS / f"queue-{trigger}-360.png"), full_page=True)
 
 
 def test_a_rising_score_reaches_the_card_without_a_reload(
-    server: str, clean_db: psycopg.Connection, settings: Settings
+    browser: Browser, server: str, clean_db: psycopg.Connection, settings: Settings
 ) -> None:
     """7 → 10 stays 'high': no alert event is sent, so only the page's poll can bring the new score."""
     now = datetime.now(UTC)
     admission_id = seed_news2(clean_db, settings, now)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
-            page.clock.install()
-            sign_in(page, server, "nurse.community")
-            alert_id = alert_of(clean_db, admission_id)
-            now_score = page.locator(f"#now-{alert_id}")
-            expect(now_score).to_have_text("8")
-            expect(page.locator("#live-status")).to_have_text("Live")
-            page.evaluate("document.body.dataset.loadedOnce = 'yes'")  # gone if the page reloads
-            store(clean_db, settings, admission_id, now - timedelta(minutes=1), **{**HIGH_8, "spo2": 91})
-            events = clean_db.execute("SELECT event FROM alert_events ORDER BY id").fetchall()
-            assert events == [("raised",)]  # the rise sent no alert event
-            page.clock.fast_forward(60_000)  # past the poll interval
-            expect(now_score).to_have_text("10")
-            expect(page.locator(f"#alert-{alert_id} .at-raise")).to_contain_text("8")
-            assert page.evaluate("document.body.dataset.loadedOnce") == "yes"
-            page.screenshot(path=str(SHOTS / "queue-live-score-360.png"), full_page=True)
-        finally:
-            browser.close()
+    page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    page.clock.install()
+    sign_in(page, server, "nurse.community")
+    alert_id = alert_of(clean_db, admission_id)
+    now_score = page.locator(f"#now-{alert_id}")
+    expect(now_score).to_have_text("8")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    page.evaluate("document.body.dataset.loadedOnce = 'yes'")  # gone if the page reloads
+    store(clean_db, settings, admission_id, now - timedelta(minutes=1), **{**HIGH_8, "spo2": 91})
+    events = clean_db.execute("SELECT event FROM alert_events ORDER BY id").fetchall()
+    assert events == [("raised",)]  # the rise sent no alert event
+    page.clock.fast_forward(60_000)  # past the poll interval
+    expect(now_score).to_have_text("10")
+    expect(page.locator(f"#alert-{alert_id} .at-raise")).to_contain_text("8")
+    assert page.evaluate("document.body.dataset.loadedOnce") == "yes"
+    page.screenshot(path=str(SHOTS / "queue-live-score-360.png"), full_page=True)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.browser.alert_seeds import HIGH_8, seed_news2, store
-from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
+from tests.browser.test_ui_browser import SHOTS, server, sign_in
 from vward.config import Settings
 
 __all__ = ["server"]
@@ -54,28 +54,25 @@ def measure(page: Page, base: str, path: str, size: tuple[int, int], problems: l
     page.screenshot(path=str(SHOTS / f"page-{name}-{size[0]}x{size[1]}.png"), full_page=True)
 
 
-def test_no_page_is_wider_than_the_screen(server: str, clean_db: psycopg.Connection, settings: Settings) -> None:
+def test_no_page_is_wider_than_the_screen(
+    browser: Browser, server: str, clean_db: psycopg.Connection, settings: Settings
+) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     a = seed_news2(clean_db, settings, now)
     for minutes in (60, 40, 20):
         store(clean_db, settings, a, now - timedelta(minutes=minutes), **HIGH_8)
     problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            for size in VIEWPORTS:
-                viewport = {"width": size[0], "height": size[1]}
-                anon = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-                measure(anon, server, "/signin", size, problems)
-                coord = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-                sign_in(coord, server, "coordinator")
-                for path in CLINICAL:
-                    measure(coord, server, path.format(a=a), size, problems)
-                admin = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-                sign_in(admin, server, "admin")
-                for path in ADMIN:
-                    measure(admin, server, path, size, problems)
-        finally:
-            browser.close()
+    for size in VIEWPORTS:
+        viewport = {"width": size[0], "height": size[1]}
+        anon = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
+        measure(anon, server, "/signin", size, problems)
+        coord = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
+        sign_in(coord, server, "coordinator")
+        for path in CLINICAL:
+            measure(coord, server, path.format(a=a), size, problems)
+        admin = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
+        sign_in(admin, server, "admin")
+        for path in ADMIN:
+            measure(admin, server, path, size, problems)
     assert not problems, "\n".join(problems)

@@ -96,11 +96,9 @@ def test_a_contradicting_reading_is_a_conflict_with_both_values_and_a_redelivery
         "incoming": {"hr": 150.0},
     }
     assert clean_db.execute("SELECT hr FROM readings").fetchall() == [(70.0,)]
-    # The worker counts a batch after its commit is collected, a moment after the row is visible.
-    wait_until(
-        lambda: _sample(running_ingest, "vward_ingest_quarantined_total", reason="conflict") == 1,
-        "the conflict counted",
-    )
+    # The writer process commits, then reports: the count follows the row (on a busy machine, seen later than it).
+    wait_until(lambda: _sample(running_ingest, "vward_ingest_quarantined_total", reason="conflict") >= 1, "counted")
+    assert _sample(running_ingest, "vward_ingest_quarantined_total", reason="conflict") == 1
 
     before = _committed(running_ingest)
     _publish(settings, device, [first])  # an identical redelivery
