@@ -56,54 +56,51 @@ def consumer(settings: Settings, index: int = 0) -> Iterator[AmqpIngestWorker]:
 
 class FailoverDevice:
     """A QoS 1 publisher that, when its connection drops, reconnects to the next endpoint, where paho
-    resends every message not yet PUBACKed (what a device's firmware does; ``device_sim`` does the same)."""
+    resends every message not yet PUBACKed (what a device's firmware does; ``device_sim`` does the same).
+
+    PUBACKs are read from each message's ``MQTTMessageInfo`` (the same object across a resend), never
+    counted in a callback: paho calls ``on_publish`` holding a lock that ``publish`` takes too."""
 
     def __init__(self, settings: Settings, username: str, password: str) -> None:
-        self.settings = settings
         self.endpoints = settings.mqtt_endpoint_list()
         self.current = 0
         self.client = mqtt_client.new_client(settings, client_id=username, username=username, password=password)
         self.client.max_inflight_messages_set(1000)
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
-        self.lock = threading.Lock()
-        self.unacked: dict[int, tuple[str, bytes]] = {}  # mid -> message
-        self.acked: list[tuple[str, bytes]] = []
+        self.sent: list[mqtt.MQTTMessageInfo] = []
         self.connected = threading.Event()
         self.disconnects = 0
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self._open(self.endpoints[0])
+        endpoint = self.endpoints[0]
+        self.client.connect_async(endpoint.host, endpoint.port, keepalive=5)
         self.client.loop_start()
         wait_until(self.connected.is_set, "the device to connect")
 
-    def _open(self, endpoint: endpoints.Endpoint) -> None:
-        self.client.connect_async(endpoint.host, endpoint.port, keepalive=5)
-
     def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object) -> None:
-        if not reason.is_failure:  # paho sends every message not yet PUBACKed again by itself
+        if not reason.is_failure:
             self.connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, _r: mqtt.ReasonCode, _p: object) -> None:
         self.connected.clear()
         self.disconnects += 1
-        self.current = (self.current + 1) % len(self.endpoints)
+        self.current = endpoints.order(self.current, len(self.endpoints))[0]
         endpoint = self.endpoints[self.current]
         self.client.connect_async(endpoint.host, endpoint.port, keepalive=5)  # paho's loop reconnects there
 
-    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, _r: mqtt.ReasonCode, _p: object) -> None:
-        with self.lock:
-            message = self.unacked.pop(mid, None)
-            if message is not None:
-                self.acked.append(message)
-
     def publish(self, messages: list[tuple[str, bytes]]) -> None:
-        with self.lock:
-            for topic, payload in messages:
-                self.unacked[self.client.publish(topic, payload, qos=1).mid] = (topic, payload)
+        self.sent += [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
+
+    @property
+    def acked(self) -> int:
+        return sum(info.is_published() for info in self.sent)
+
+    @property
+    def unacked(self) -> int:
+        return len(self.sent) - self.acked
 
     def wait_all_acked(self, timeout_s: float = 120.0) -> None:
-        wait_until(lambda: not self.unacked, "every message PUBACKed", timeout_s)
+        wait_until(lambda: self.unacked == 0, "every message PUBACKed", timeout_s)
 
     def close(self) -> None:
         self.client.on_disconnect = None
