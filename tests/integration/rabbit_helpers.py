@@ -54,6 +54,14 @@ def consumer(settings: Settings, index: int = 0) -> Iterator[AmqpIngestWorker]:
         assert not thread.is_alive(), "the consumer did not stop"
 
 
+OPEN: list[FailoverDevice] = []  # devices not yet closed: a failed test's are closed by its teardown
+
+
+def close_open_devices() -> None:
+    for device in list(OPEN):
+        device.close()
+
+
 class FailoverDevice:
     """A QoS 1 publisher that, when its connection drops, reconnects to the next endpoint, where paho
     resends every message not yet PUBACKed (what a device's firmware does; ``device_sim`` does the same).
@@ -75,6 +83,7 @@ class FailoverDevice:
         endpoint = self.endpoints[0]
         self.client.connect_async(endpoint.host, endpoint.port, keepalive=5)
         self.client.loop_start()
+        OPEN.append(self)
         wait_until(self.connected.is_set, "the device to connect")
 
     def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object) -> None:
@@ -89,7 +98,13 @@ class FailoverDevice:
         self.client.connect_async(endpoint.host, endpoint.port, keepalive=5)  # paho's loop reconnects there
 
     def publish(self, messages: list[tuple[str, bytes]]) -> None:
-        self.sent += [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
+        """Publishes each message once the device is connected. One paho took while disconnected it sends
+        after reconnecting, but its info never reports the PUBACK: it is published again (a repeat is
+        absorbed by the unique key) so that every counted message has an info that does."""
+        for topic, payload in messages:
+            while (info := self.client.publish(topic, payload, qos=1)).rc != mqtt.MQTT_ERR_SUCCESS:
+                wait_until(self.connected.is_set, "the device to reconnect", 120)
+            self.sent.append(info)
 
     @property
     def acked(self) -> int:
@@ -103,6 +118,9 @@ class FailoverDevice:
         wait_until(lambda: self.unacked == 0, "every message PUBACKed", timeout_s)
 
     def close(self) -> None:
+        """Disconnects for good (also called for every device by the tests' teardown, after a failure)."""
+        if self in OPEN:
+            OPEN.remove(self)
         self.client.on_disconnect = None
         self.client.disconnect()
         self.client.loop_stop()

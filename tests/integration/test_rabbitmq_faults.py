@@ -25,7 +25,13 @@ from tests.integration.mqtt_helpers import (
     wait_until,
     writer_held,
 )
-from tests.integration.rabbit_helpers import FailoverDevice, admit_on_cluster, cluster_for_module, consumer
+from tests.integration.rabbit_helpers import (
+    FailoverDevice,
+    admit_on_cluster,
+    close_open_devices,
+    cluster_for_module,
+    consumer,
+)
 from vward import rabbitmq_cluster
 from vward.config import Settings
 from vward.ephemeral import EphemeralCluster, free_port
@@ -44,6 +50,7 @@ def rsettings(cluster: EphemeralCluster) -> Iterator[Settings]:
     """The cluster's settings; every node is running again after the test (a fault test may leave one down)."""
     cluster.management.call("DELETE", f"queues/%2F/{cluster.settings.amqp_queue}/contents")
     yield cluster.settings
+    close_open_devices()  # one left reconnecting would take its client id back from the next test's
     for i in range(rabbitmq_cluster.NODES):
         rabbitmq_cluster.start_node(cluster.cluster, i)
     rabbitmq_cluster.wait_running(cluster.cluster, cluster.management, range(rabbitmq_cluster.NODES))
