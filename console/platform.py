@@ -4,6 +4,9 @@ Servers (PostgreSQL, Redis, Mosquitto) run from Debian's packages with their dat
 the vward processes run under a detached supervisor (``vward.supervisor``) that restarts any that dies,
 with pid files and logs under ``state_dir/run`` and ``state_dir/logs``. Running ``up`` again starts only
 what is not running (a new supervisor adopts processes a killed one left running).
+
+``vward up --cluster`` puts the readings on a local three-node RabbitMQ cluster instead of Mosquitto
+(``vward.rabbitmq_cluster``), with two ingest processes consuming its quorum queue.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import click
 
 from alerting.push import ensure_vapid_key, vapid_key_path
 from device_sim.history import backfill_history
-from vward import db, pidfiles, services, supervisor
+from vward import db, mqtt_auth, pidfiles, rabbitmq_cluster, services, supervisor
 from vward.config import Settings, broker_service_accounts
+from vward.rabbitmq_admin import provision
 from vward.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_patients, seed_demo_users, seed_wards
 
 # name -> vward subcommand arguments, in start order (stopped in reverse).
@@ -35,10 +39,59 @@ PROCESSES: dict[str, list[str]] = {
     # connects with its own credentials like a real one.
     "simulator": ["simulate", "--speed", "30", "--deteriorate-fraction", "0.05", "--per-device-connections"],
 }
+# With --cluster: two competing consumers of the quorum queue.
+CLUSTER_PROCESSES: dict[str, list[str]] = {
+    "ingest-0": ["ingest", "--index", "0"],
+    "ingest-1": ["ingest", "--index", "1"],
+    **{name: args for name, args in PROCESSES.items() if not name.startswith("ingest")},
+}
 _START_TIMEOUT_S = 60.0
+# The local cluster's ports: node i listens on these plus 10 * i (MQTT: Mosquitto's port plus i).
+_CLUSTER_AMQP, _CLUSTER_HTTP, _CLUSTER_DIST, _CLUSTER_CTL = 55672, 55673, 55674, 55700
 
 
-def start_services(settings: Settings) -> None:
+def start_cluster(settings: Settings) -> Settings:
+    """Starts (or finds running) the local three-node cluster, declares its queue and service accounts
+    before any device account exists, and returns the settings that point every process at it."""
+    base = settings.state_dir.resolve() / "rabbitmq"
+    ports = [
+        rabbitmq_cluster.NodePorts(
+            _CLUSTER_AMQP + 10 * i, settings.mqtt_port + i, _CLUSTER_HTTP + 10 * i, _CLUSTER_DIST + 10 * i
+        )
+        for i in range(rabbitmq_cluster.NODES)
+    ]
+    cluster = rabbitmq_cluster.plan(base, ports, _CLUSTER_CTL)
+    admin = {"admin_user": mqtt_auth.ADMIN_USERNAME, "admin_password": settings.mqtt_admin_password}
+    try:
+        management = rabbitmq_cluster.start(cluster, **admin)
+    except rabbitmq_cluster.ClusterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    clustered = settings.model_copy(
+        update={
+            "broker": "rabbitmq",
+            "mqtt_port": cluster.nodes[0].mqtt,
+            "mqtt_endpoints": cluster.mqtt_endpoints,
+            "amqp_endpoints": cluster.amqp_endpoints,
+            "rabbitmq_management_urls": cluster.management_urls,
+        }
+    )
+    provision(management, clustered)
+    return clustered
+
+
+def cluster_env(settings: Settings) -> dict[str, str]:
+    """The processes' environment for the cluster: this one's, pointed at it."""
+    return {
+        **os.environ,
+        "VWARD_BROKER": settings.broker,
+        "VWARD_MQTT_PORT": str(settings.mqtt_port),
+        "VWARD_MQTT_ENDPOINTS": settings.mqtt_endpoints,
+        "VWARD_AMQP_ENDPOINTS": settings.amqp_endpoints,
+        "VWARD_RABBITMQ_MANAGEMENT_URLS": settings.rabbitmq_management_urls,
+    }
+
+
+def start_services(settings: Settings, *, mosquitto: bool = True) -> None:
     base = settings.state_dir.resolve()
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
@@ -52,6 +105,8 @@ def start_services(settings: Settings) -> None:
         use_timescaledb=settings.timescaledb == "auto",
     )
     services.start_redis(base, urlsplit(settings.redis_url).port or 6379)
+    if not mosquitto:
+        return
     services.start_mosquitto(
         base,
         settings.mqtt_port,
@@ -74,15 +129,19 @@ def prepare_database(settings: Settings, *, occupancy: float) -> tuple[str, int]
         conn.commit()
         backfill_history(conn, settings, now=datetime.now(UTC))
         conn.commit()
-        services.sync_device_credentials(conn, settings.state_dir.resolve(), broker_service_accounts(settings))
+        services.sync_device_credentials(
+            conn, settings.state_dir.resolve(), broker_service_accounts(settings), settings=settings
+        )
         return db.storage_mode(conn), admitted
 
 
-def _spec(vward: str) -> dict[str, list[str]]:
-    return {name: [vward, *args] for name, args in PROCESSES.items()}
+def _spec(vward: str, processes: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    return {name: [vward, *args] for name, args in processes.items()}
 
 
-def start_processes(settings: Settings, *, env: Mapping[str, str] | None = None) -> None:
+def start_processes(
+    settings: Settings, *, env: Mapping[str, str] | None = None, processes: Mapping[str, list[str]] = PROCESSES
+) -> None:
     """Starts the supervisor, which starts (and keeps running) every process; returns once each has a pid.
 
     Idempotent: with a supervisor already running nothing is started. ``env`` is the processes'
@@ -95,7 +154,7 @@ def start_processes(settings: Settings, *, env: Mapping[str, str] | None = None)
     vward = str(Path(sys.executable).with_name("vward"))
     with (base / "logs" / "supervisor.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "vward.supervisor", str(base), json.dumps(_spec(vward))],
+            [sys.executable, "-m", "vward.supervisor", str(base), json.dumps(_spec(vward, processes))],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -104,7 +163,7 @@ def start_processes(settings: Settings, *, env: Mapping[str, str] | None = None)
         )
     detached = proc.wait(timeout=_START_TIMEOUT_S) == 0  # the supervisor forks itself away and returns
     deadline = time.monotonic() + _START_TIMEOUT_S
-    while any(pidfiles.read_live(pidfiles.pidfile(base, name)) is None for name in PROCESSES):
+    while any(pidfiles.read_live(pidfiles.pidfile(base, name)) is None for name in processes):
         if not detached or time.monotonic() > deadline:
             raise click.ClickException(f"the supervisor did not start the processes; see {base / 'logs'}")
         time.sleep(0.1)
@@ -116,7 +175,7 @@ def stop_processes(settings: Settings) -> None:
     base = settings.state_dir.resolve()
     running = pidfiles.all_live(base)
     if (pid := running.pop(supervisor.SUPERVISOR, None)) is not None:
-        supervisor.stop_process(pid, timeout=supervisor.STOP_TIMEOUT_S * (len(PROCESSES) + 1))
+        supervisor.stop_process(pid, timeout=supervisor.STOP_TIMEOUT_S * (len(CLUSTER_PROCESSES) + 1))
     for name, pid in running.items():
         if pidfiles.read_live(pidfiles.pidfile(base, name)) == pid:
             supervisor.stop_process(pid)
@@ -126,6 +185,8 @@ def stop_processes(settings: Settings) -> None:
 
 def stop_services(settings: Settings) -> None:
     base = settings.state_dir.resolve()
+    if (cluster := rabbitmq_cluster.Cluster.load(base / "rabbitmq")) is not None:
+        rabbitmq_cluster.stop(cluster)
     services.stop_mosquitto(base)
     services.stop_redis(base)
     services.stop_postgres(base)
@@ -139,15 +200,26 @@ def stop_services(settings: Settings) -> None:
     type=click.FloatRange(0, 1),
     help="Fill each ward with demo patients to this fraction of its beds.",
 )
-def up_command(occupancy: float) -> None:
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="Readings through a local three-node RabbitMQ cluster (quorum queue, two ingest consumers).",
+)
+def up_command(occupancy: float, cluster: bool) -> None:
     """Start the whole local platform with simulated patients and print the URL."""
     from vward.config import get_settings
 
     settings = get_settings()
-    start_services(settings)
+    start_services(settings, mosquitto=not cluster)
+    if cluster:
+        settings = start_cluster(settings)
     mode, admitted = prepare_database(settings, occupancy=occupancy)
     ensure_vapid_key(vapid_key_path(settings), rotate=False)
-    start_processes(settings)
+    if cluster:
+        start_processes(settings, env=cluster_env(settings), processes=CLUSTER_PROCESSES)
+        click.echo(f"RabbitMQ cluster: MQTT {settings.mqtt_endpoints}; AMQP {settings.amqp_endpoints}")
+    else:
+        start_processes(settings)
     click.echo(f"\nvward is up (readings storage: {mode}; {admitted} new demo patients admitted).")
     click.echo(f"  Open http://{settings.web_host}:{settings.web_port}/")
     click.echo(f"  Sign in as any of {', '.join(u[0] for u in DEMO_USERS)} with password {DEMO_PASSWORD!r}")

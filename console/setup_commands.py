@@ -38,6 +38,25 @@ def broker_passwords() -> None:
     click.echo(f"broker password file written: 2 service accounts, {devices} device(s)")
 
 
+@setup_group.command("rabbitmq")
+def rabbitmq_setup() -> None:
+    """RabbitMQ cluster: declare the readings quorum queue on every node and bind it, then the service
+    accounts and every issued device (VWARD_BROKER=rabbitmq; run once all nodes have joined)."""
+    from vward.mqtt_auth import ADMIN_USERNAME
+    from vward.rabbitmq_admin import Management, ManagementError, provision
+    from vward.services import sync_rabbitmq_devices
+
+    settings = get_settings()
+    management = Management(settings.rabbitmq_management_url_list(), ADMIN_USERNAME, settings.mqtt_admin_password)
+    try:
+        provision(management, settings)  # the queue first: nothing may be PUBACKed into no queue
+    except ManagementError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with db.connect(settings) as conn:
+        sync_rabbitmq_devices(conn, settings)
+    click.echo(f"RabbitMQ: queue {settings.amqp_queue} replicated on every node and bound; accounts in place")
+
+
 @setup_group.command("seed-wards")
 def seed_wards_command() -> None:
     """Create the LLR wards (236 beds) where absent; capacities changed since are left alone."""

@@ -10,7 +10,7 @@ import psycopg
 
 from alerting.score_choice import ADULT_YEARS, age_band, has_reached
 from vward.config import Settings
-from vward.mqtt_auth import demo_device_password, hash_password
+from vward.mqtt_auth import demo_device_password, device_password_hashes
 from vward.nhs_number import random_valid
 from vward.seed import DEVICE_KINDS, LLR_WARDS, device_id
 
@@ -114,16 +114,17 @@ def register_synthetic_fleet(
                 device_id(kind, adm),
                 kind,
                 f"SIM-{device_id(kind, adm).upper()}",
-                hash_password(demo_device_password(settings.sim_device_secret, device_id(kind, adm))),
+                *device_password_hashes(demo_device_password(settings.sim_device_secret, device_id(kind, adm))),
                 adm,
             )
             for adm in admission_ids
             for kind in DEVICE_KINDS
         ]
-        with conn.cursor().copy("COPY devices (id, kind, serial, mqtt_password_hash, admission_id) FROM STDIN") as copy:
+        columns = "id, kind, serial, mqtt_password_hash, rabbitmq_password_hash, admission_id"
+        with conn.cursor().copy(f"COPY devices ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    return [FleetDevice(r[0], r[1], r[4], LOADTEST_WARD, "general") for r in rows]
+    return [FleetDevice(r[0], r[1], r[5], LOADTEST_WARD, "general") for r in rows]
 
 
 def _loadtest_ward(conn: psycopg.Connection, n_patients: int) -> int:

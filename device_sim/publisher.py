@@ -3,6 +3,10 @@
 One thread per paho client (``loop_start``) does not scale to hundreds of devices, so the pool runs paho's
 external-loop API (``loop_read``/``loop_write``/``loop_misc``) over a ``selectors`` selector in the caller's
 thread. ``publish`` writes at once; the caller calls ``service`` between publishes to read PUBACKs.
+
+Connections are spread over ``VWARD_MQTT_ENDPOINTS`` (one broker by default); a connection that is lost
+reconnects to the next endpoint, and paho sends again every QoS 1 message that was not PUBACKed, so a
+dead cluster node costs a device a reconnect, not a reading.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from device_sim.errors import SimulatorError
-from vward import mqtt_client
+from vward import endpoints, mqtt_client
 from vward.config import Settings
 from vward.contract import encode_readings, readings_topic
 from vward.mqtt_auth import demo_device_password
@@ -35,6 +39,7 @@ class _Conn:
     connected: bool = False
     refused: bool = False
     closing: bool = False
+    endpoint: int = 0  # index into the pool's endpoints
 
 
 class BrokerPool:
@@ -44,6 +49,7 @@ class BrokerPool:
         self._settings = settings
         self._selector = selectors.DefaultSelector()
         self._conns: dict[str, _Conn] = {}
+        self._endpoints = settings.mqtt_endpoint_list()
         self._last_misc = time.monotonic()
         self.sent = 0
         self.acked = 0
@@ -56,7 +62,7 @@ class BrokerPool:
     def add(self, key: str, *, username: str, password: str, client_id: str) -> None:
         """Opens a connection (CONNECT sent; the CONNACK arrives through ``service``)."""
         client = mqtt_client.new_client(self._settings, client_id=client_id, username=username, password=password)
-        conn = _Conn(key, client)
+        conn = _Conn(key, client, endpoint=len(self._conns) % len(self._endpoints))
         client.max_inflight_messages_set(_MAX_INFLIGHT)
         client.on_connect = lambda _c, _u, _f, rc, _p: self._on_connect(conn, rc)
         client.on_disconnect = lambda _c, _u, _f, rc, _p: self._on_disconnect(conn, rc)
@@ -64,8 +70,9 @@ class BrokerPool:
         client.on_socket_open = lambda _c, _u, sock: self._watch(sock, conn)
         client.on_socket_close = lambda _c, _u, sock: self._unwatch(sock)
         self._conns[key] = conn
+        endpoint = self._endpoints[conn.endpoint]
         try:
-            mqtt_client.connect(client, self._settings)
+            client.connect(endpoint.host, endpoint.port, self._settings.mqtt_keepalive_s)
         except OSError as exc:
             log.warning("cannot reach the broker for %s: %s", key, exc)
 
@@ -174,10 +181,13 @@ class BrokerPool:
     def _reconnect_lost(self) -> None:
         for conn in self._conns.values():
             if conn.client.socket() is None and not (conn.refused or conn.closing):
+                conn.endpoint = endpoints.order(conn.endpoint, len(self._endpoints))[0]  # the next broker node
+                endpoint = self._endpoints[conn.endpoint]
                 try:
+                    conn.client.connect_async(endpoint.host, endpoint.port, self._settings.mqtt_keepalive_s)
                     conn.client.reconnect()
                 except OSError as exc:
-                    log.warning("reconnect of %s failed: %s", conn.key, exc)
+                    log.warning("reconnect of %s to %s failed: %s", conn.key, endpoint, exc)
 
 
 def publish_readings(

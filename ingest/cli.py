@@ -10,6 +10,7 @@ import click
 import psycopg
 
 from ingest import metrics as metrics_mod
+from ingest.amqp import AmqpIngestWorker, QueueUnavailable
 from ingest.worker import IngestWorker, ingest_username
 from vward import db, pidfiles
 from vward.config import get_settings
@@ -44,7 +45,11 @@ def ingest_command(index: int, leave: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    worker = IngestWorker(settings, metrics=metrics, index=index)
+    worker: IngestWorker | AmqpIngestWorker
+    if settings.broker == "rabbitmq":  # competing consumers of the quorum queue: the index names only the process
+        worker = AmqpIngestWorker(settings, metrics=metrics, index=index)
+    else:
+        worker = IngestWorker(settings, metrics=metrics, index=index)
     # Under systemd (deploy/systemd/vward-ingest@.service, Type=notify): ready once set up (the broker's
     # and the database's state show on /healthz, not as a failed start), and a watchdog ping while the
     # process is scheduled, so a wedged process is killed and restarted.
@@ -52,7 +57,12 @@ def ingest_command(index: int, leave: bool) -> None:
     notifier.start_watchdog(lambda: True, stop)
     notifier.ready()
     try:
-        worker.run(stop, leave=leave)
+        if isinstance(worker, AmqpIngestWorker):
+            worker.run(stop)
+        else:
+            worker.run(stop, leave=leave)
+    except QueueUnavailable as exc:  # a setup error, not a transient fault: say so and let the operator fix it
+        raise click.ClickException(f"RabbitMQ: {exc}") from exc
     finally:
         notifier.stopping()
     log.info("ingest %s stopped cleanly", client_id)

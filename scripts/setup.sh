@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql redis-server mosquitto mosquitto-clients python3-venv)
+# rabbitmq-server: the cluster broker (VWARD_BROKER=rabbitmq); vward runs its own nodes, never Debian's service.
+packages=(postgresql redis-server mosquitto mosquitto-clients rabbitmq-server python3-venv)
 [[ "${1:-}" == "--test" ]] && packages+=(chromium)
 
 missing=()
@@ -18,6 +19,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Where installing a package starts its service (no policy-rc.d), Debian's RabbitMQ node would hold the
+# default ports and a cookie of its own: stop it and keep it off (vward.rabbitmq_cluster runs the nodes).
+if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet rabbitmq-server 2>/dev/null; then
+  systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
+elif command -v service >/dev/null && service rabbitmq-server status >/dev/null 2>&1; then
+  service rabbitmq-server stop >/dev/null 2>&1 || true
 fi
 
 # constraints.txt pins every package to the versions the suite passed with (an unpinned client library once

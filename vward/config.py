@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vward import mqtt_auth
+from vward import endpoints, mqtt_auth
 
 DEV_SECRET = "dev-only-not-a-secret"
 
@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     # name puts several processes on $share/<group>/..., which Mosquitto 2.0 does not restore after a restart.
     mqtt_shared_group: str | None = None
     mqtt_keepalive_s: int = 30
+    # Which broker carries device readings. "mosquitto": one broker on one machine (the default). "rabbitmq":
+    # a RabbitMQ cluster (3 or 5 nodes) whose MQTT plugin takes the devices' publishes into a durable quorum
+    # queue that ingest consumes over AMQP as competing consumers (vward.rabbitmq, ingest.amqp).
+    broker: Literal["mosquitto", "rabbitmq"] = "mosquitto"
+    # host:port,host:port ... that devices, the simulator and the load generator rotate through when a
+    # connection is lost; empty: the one mqtt_host:mqtt_port. Used with either broker.
+    mqtt_endpoints: str = ""
+    # RabbitMQ (broker = rabbitmq). Ingest connects to the first AMQP listener that answers and moves on to
+    # the next when one dies; it reads the queue with its own account (read permission on the queue only:
+    # vward.rabbitmq.ingest_permissions) under mqtt_ingest_username and mqtt_ingest_password.
+    amqp_endpoints: str = "127.0.0.1:55672"
+    amqp_queue: str = "vward.readings"
+    # pika's default takes the server's 60 s, which finds a dead host far too late.
+    amqp_heartbeat_s: int = Field(default=10, ge=1)
+    # Device accounts, their permissions and the queue are managed through the management HTTP API
+    # (rabbitmq_management plugin), not rabbitmqctl: a web host of a real deployment has no Erlang cookie.
+    # Each URL is one node's API (http://host:15672); the first that answers is used. The account is the
+    # broker admin (vward-broker-admin, mqtt_admin_password), as with Mosquitto.
+    rabbitmq_management_urls: str = "http://127.0.0.1:55673"
     # TLS (vward.mqtt_client): clients encrypt when mqtt_tls is on, trusting mqtt_tls_ca_file (the system's
     # CAs if unset) and presenting mqtt_tls_cert_file/key_file where the broker asks for a client certificate.
     mqtt_tls: bool = False
@@ -146,6 +165,22 @@ class Settings(BaseSettings):
 
     # Simulator (demo credentials are derived from this secret; real devices get issued ones)
     sim_device_secret: str = DEV_SECRET
+
+    @field_validator("mqtt_endpoints", "amqp_endpoints")
+    @classmethod
+    def _endpoints(cls, value: str) -> str:
+        endpoints.parse(value)  # refused at start, not at the first reconnect
+        return value
+
+    def mqtt_endpoint_list(self) -> list[endpoints.Endpoint]:
+        """Where devices connect, in the order they try them (the one configured broker by default)."""
+        return endpoints.parse(self.mqtt_endpoints) or [endpoints.Endpoint(self.mqtt_host, self.mqtt_port)]
+
+    def amqp_endpoint_list(self) -> list[endpoints.Endpoint]:
+        return endpoints.parse(self.amqp_endpoints)
+
+    def rabbitmq_management_url_list(self) -> list[str]:
+        return [url.strip().rstrip("/") for url in self.rabbitmq_management_urls.split(",") if url.strip()]
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

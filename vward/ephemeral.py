@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL, Redis and Mosquitto on free ports in a temporary directory.
+"""Throwaway PostgreSQL, Redis and Mosquitto (and a RabbitMQ cluster) on free ports in a temporary directory.
 
 The test suite and the benchmarks run against these: the same service code as ``vward up``, but never
 the same ports or data, so they run beside a running platform and leave nothing behind.
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vward import db, services
+from vward import db, mqtt_auth, rabbitmq_cluster, services
 from vward.config import Settings, broker_service_accounts
+from vward.rabbitmq_admin import Management, provision
 
 
 def free_port() -> int:
@@ -90,4 +91,47 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "VWARD_MQTT_LOADGEN_PASSWORD": settings.mqtt_loadgen_password,
         "VWARD_INGEST_METRICS_PORT": str(settings.ingest_metrics_port),
         "VWARD_TIMESCALEDB": settings.timescaledb,
+        "VWARD_BROKER": settings.broker,
+        "VWARD_MQTT_ENDPOINTS": settings.mqtt_endpoints,
+        "VWARD_AMQP_ENDPOINTS": settings.amqp_endpoints,
+        "VWARD_AMQP_QUEUE": settings.amqp_queue,
+        "VWARD_AMQP_HEARTBEAT_S": str(settings.amqp_heartbeat_s),
+        "VWARD_RABBITMQ_MANAGEMENT_URLS": settings.rabbitmq_management_urls,
+        "VWARD_MQTT_ADMIN_PASSWORD": settings.mqtt_admin_password,
     }
+
+
+@dataclass(frozen=True)
+class EphemeralCluster:
+    cluster: rabbitmq_cluster.Cluster
+    management: Management
+    settings: Settings  # the given settings with broker = rabbitmq and this cluster's endpoints
+
+
+@contextmanager
+def ephemeral_cluster(settings: Settings, base: Path) -> Iterator[EphemeralCluster]:
+    """A three-node RabbitMQ cluster on free ports under ``base`` (private to the caller), its queue and
+    service accounts set up; stopped and removed on exit. Node names are random, so clusters of parallel
+    test sessions never meet (they share the machine's epmd)."""
+    ports = [rabbitmq_cluster.NodePorts(free_port(), free_port(), free_port(), free_port()) for _ in range(3)]
+    cluster = rabbitmq_cluster.plan(base, ports, free_port())
+    try:
+        management = rabbitmq_cluster.start(
+            cluster, admin_user=mqtt_auth.ADMIN_USERNAME, admin_password=settings.mqtt_admin_password
+        )
+        cluster_settings = settings.model_copy(
+            update={
+                "broker": "rabbitmq",
+                "mqtt_host": "127.0.0.1",
+                "mqtt_port": cluster.nodes[0].mqtt,
+                "mqtt_endpoints": cluster.mqtt_endpoints,
+                "amqp_endpoints": cluster.amqp_endpoints,
+                "rabbitmq_management_urls": cluster.management_urls,
+                "mqtt_tls": False,
+            }
+        )
+        provision(management, cluster_settings)
+        yield EphemeralCluster(cluster, management, cluster_settings)
+    finally:
+        rabbitmq_cluster.stop(cluster)
+        shutil.rmtree(base, ignore_errors=True)

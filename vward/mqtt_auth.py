@@ -52,6 +52,13 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
     return f"$7${_PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+def device_password_hashes(password: str) -> tuple[str, str]:
+    """A device password as stored: (Mosquitto's ``$7$`` hash, RabbitMQ's hash), one per broker that checks it."""
+    from vward import rabbitmq
+
+    return hash_password(password), rabbitmq.hash_password(password)
+
+
 def verify_password(password: str, stored: str) -> bool:
     _, _, iterations, salt_b64, digest_b64 = stored.split("$")
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt_b64), int(iterations))

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from vward.mqtt_auth import demo_device_password, hash_password
+from vward.mqtt_auth import demo_device_password, device_password_hashes
 from vward.nhs_number import random_valid
 from vward.passwords import hash_password as hash_user_password
 
@@ -196,8 +196,15 @@ def admit_demo_patient(
     for kind in DEVICE_KINDS:
         dev = device_id(kind, admission[0])
         conn.execute(
-            "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id) VALUES (%s, %s, %s, %s, %s)",
-            (dev, kind, f"SIM-{dev.upper()}", hash_password(demo_device_password(device_secret, dev)), admission[0]),
+            "INSERT INTO devices (id, kind, serial, mqtt_password_hash, rabbitmq_password_hash, admission_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                dev,
+                kind,
+                f"SIM-{dev.upper()}",
+                *device_password_hashes(demo_device_password(device_secret, dev)),
+                admission[0],
+            ),
         )
     return int(admission[0])
 

@@ -24,9 +24,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from vward import mqtt_auth
-from vward.config import get_settings
+from vward.config import Settings, get_settings
 from vward.mqtt_auth import write_broker_files, write_dynsec_file, write_password_file
 from vward.mqtt_tls import ensure_throwaway_certs
+from vward.rabbitmq_admin import Management, ManagementError, sync_devices
 
 log = logging.getLogger(__name__)
 
@@ -390,12 +391,18 @@ def write_device_credentials(conn: object, base: Path, service_accounts: dict[st
     return len(hashes)
 
 
-def sync_device_credentials(conn: object, base: Path, service_accounts: dict[str, str]) -> None:
+def sync_device_credentials(
+    conn: object, base: Path, service_accounts: dict[str, str], *, settings: Settings | None = None
+) -> None:
     """Gives the running broker the devices table: passwords (file + SIGHUP) and each device's role.
 
+    With ``VWARD_BROKER=rabbitmq`` the accounts go to the cluster instead (``sync_rabbitmq_devices``).
     A broker that cannot be reached is not an error for the caller (an admin page has just shown a new
     password once): the device fails closed, connecting but allowed nothing, until the next sync.
     """
+    if (settings or get_settings()).broker == "rabbitmq":
+        sync_rabbitmq_devices(conn, settings or get_settings())
+        return
     hashes = _device_hashes(conn)
     mdir = mosquitto_dir(base)
     mdir.mkdir(parents=True, exist_ok=True)
@@ -416,6 +423,18 @@ def sync_device_credentials(conn: object, base: Path, service_accounts: dict[str
         control.close()
 
 
+def sync_rabbitmq_devices(conn: object, settings: Settings) -> None:
+    """Device accounts, passwords and topic permissions to the RabbitMQ cluster (its management API)."""
+    rows = conn.execute("SELECT id, rabbitmq_password_hash FROM devices ORDER BY id").fetchall()  # type: ignore[attr-defined]
+    management = Management(
+        settings.rabbitmq_management_url_list(), mqtt_auth.ADMIN_USERNAME, settings.mqtt_admin_password
+    )
+    try:
+        sync_devices(management, dict(rows), queue=settings.amqp_queue)
+    except ManagementError as exc:
+        log.warning("RabbitMQ not updated (%s): new devices are admitted at the next sync", exc)
+
+
 def _ingest_username(service_accounts: dict[str, str]) -> str:
     """The ingest accounts' common prefix (``vward-ingest`` for ``vward-ingest-0`` ...)."""
     return next(name.rsplit("-", 1)[0] for name in service_accounts if name.endswith("-0") and "ingest" in name)
@@ -429,8 +448,6 @@ def _broker_address(base: Path) -> tuple[str, int]:
             if line.startswith("listener "):
                 _, port, host = line.split()
                 return host, int(port)
-    from vward.config import get_settings
-
     settings = get_settings()
     return settings.mqtt_host, settings.mqtt_port
 

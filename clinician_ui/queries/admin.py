@@ -104,8 +104,9 @@ def register_device(conn: psycopg.Connection, *, device_id: str, kind: str, seri
     try:
         with conn.transaction():
             conn.execute(
-                "INSERT INTO devices (id, kind, serial, mqtt_password_hash) VALUES (%s, %s, %s, %s)",
-                (device_id, kind, serial, mqtt_auth.hash_password(password)),
+                "INSERT INTO devices (id, kind, serial, mqtt_password_hash, rabbitmq_password_hash)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (device_id, kind, serial, *mqtt_auth.device_password_hashes(password)),
             )
             audit.record(
                 conn,
@@ -125,8 +126,9 @@ def rotate_device(conn: psycopg.Connection, *, device_id: str, actor_id: int) ->
     with conn.transaction():
         if (
             conn.execute(
-                "UPDATE devices SET mqtt_password_hash = %s, credentials_rotated_at = now() WHERE id = %s",
-                (mqtt_auth.hash_password(password), device_id),
+                "UPDATE devices SET mqtt_password_hash = %s, rabbitmq_password_hash = %s,"
+                " credentials_rotated_at = now() WHERE id = %s",
+                (*mqtt_auth.device_password_hashes(password), device_id),
             ).rowcount
             == 0
         ):
