@@ -2,7 +2,9 @@
 
 ``/healthz`` answers 503 while any dependency (broker, database, Redis) is down, naming which; the same
 state is the gauge ``vward_ingest_dependency_up{dependency}``, so an outage shows on a dashboard and to
-an orchestrator's health check alike.
+an orchestrator's health check alike. ``/livez`` answers 200 whenever the process answers at all: an
+orchestrator restarts on it (a dependency outage is no reason to restart ingest, which keeps its batch
+and recovers by itself) and routes or alarms on ``/healthz``.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ class IngestMetrics:
 
 
 def serve(metrics: IngestMetrics, host: str, port: int) -> ThreadingHTTPServer:
-    """Serves /metrics (Prometheus) and /healthz (200 when every dependency is up, else 503) from a daemon thread."""
+    """Serves /metrics (Prometheus), /healthz (200 when every dependency is up, else 503) and /livez (200)
+    from a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -103,6 +106,8 @@ def serve(metrics: IngestMetrics, host: str, port: int) -> ThreadingHTTPServer:
             elif self.path == "/healthz":
                 ok, body = metrics.health()
                 self._send(200 if ok else 503, json.dumps(body).encode(), "application/json")
+            elif self.path == "/livez":
+                self._send(200, b"live\n", "text/plain")
             else:
                 self._send(404, b"not found\n", "text/plain")
 
