@@ -3,7 +3,6 @@ virtual-ward patient (scope ``system/Encounter.write``), idempotent on ``Encount
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,8 +11,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from fhir_r4 import bundles, clients, encounter_in, hospital_admissions
-from fhir_r4.errors import BadRequest
-from fhir_r4.web import BASE_PATH, Conn, FhirResponse, FhirRoute, fhir_json
+from fhir_r4.web import BASE_PATH, Conn, FhirResponse, FhirRoute, fhir_json, posted_json
 
 router = APIRouter(tags=["fhir"], route_class=FhirRoute)
 
@@ -32,13 +30,7 @@ async def post_encounter(request: Request, conn: Conn, client: EncounterWriter) 
     """201 with an OperationOutcome when recorded, 200 when this identifier was recorded before (nothing new);
     400 for a malformed Encounter, 422 for an unknown patient, one never discharged from a virtual ward by
     then, or a date in the future."""
-    raw = await request.body()  # bounded by the web app's middleware (VWARD_FHIR_MAX_BODY_BYTES)
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from exc
-    if "\x00" in json.dumps(body):
-        raise BadRequest("the body contains a NUL character")
+    body = await posted_json(request)
     posted = encounter_in.decode(body)
     row_id, created = await run_in_threadpool(_record, conn, client, posted)
     text = f"hospital admission {row_id} " + ("recorded" if created else "already recorded: nothing new")

@@ -13,8 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fhir_r4 import client_devices, clients, intake, reading_path
 from fhir_r4 import queries as q
-from fhir_r4.errors import BadRequest
-from fhir_r4.web import BASE_PATH, FhirResponse, FhirRoute, Writer, app_settings, fhir_json
+from fhir_r4.web import BASE_PATH, FhirResponse, FhirRoute, Writer, app_settings, fhir_json, posted_json
 
 router = APIRouter(tags=["fhir"], route_class=FhirRoute)
 
@@ -28,13 +27,7 @@ async def post_bundle(request: Request, client: Writer) -> Response:
     ``system/Observation.write`` scope; an entry naming a device the client is not bound to is refused with
     a ``forbidden`` OperationOutcome and audited, not stored and not quarantined.
     """
-    raw = await request.body()  # bounded by the web app's middleware (VWARD_FHIR_MAX_BODY_BYTES): 413 beyond
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from exc
-    if "\x00" in json.dumps(body):
-        raise BadRequest("the body contains a NUL character")
+    body = await posted_json(request)
     bundle_type, entries = intake.bundle_entries(body)
     return await run_in_threadpool(_store_bundle, request, client, bundle_type, entries)
 

@@ -1,8 +1,10 @@
-"""What the FHIR door's routes share: the FHIR JSON response, the route class that turns errors into
-OperationOutcomes, the pooled connection, the bearer-token checks per scope, and search-parameter access."""
+"""What the FHIR door's routes share: the FHIR JSON response, the posted body read as JSON, the route
+class that turns errors into OperationOutcomes, the pooled connection, the bearer-token checks per scope,
+and search-parameter access."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -30,6 +32,19 @@ class FhirResponse(JSONResponse):
 
 def fhir_json(body: Resource, status: int = 200) -> Response:
     return FhirResponse(body, status_code=status)
+
+
+async def posted_json(request: Request) -> Any:
+    """The posted body as JSON, or a 400 OperationOutcome: not JSON, or a NUL anywhere in it (PostgreSQL
+    text cannot hold one). The size is bounded by the web app's middleware (VWARD_FHIR_MAX_BODY_BYTES)."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from exc
+    if "\x00" in json.dumps(body):
+        raise BadRequest("the body contains a NUL character")
+    return body
 
 
 class FhirRoute(APIRoute):
