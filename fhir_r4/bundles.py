@@ -80,6 +80,13 @@ def capability_statement(*, base: str, token_url: str, now: datetime) -> Resourc
             "searchParam": [{"name": n, "type": t, "documentation": d} for n, t, d in params],
         }
         if rtype == "Encounter":
+            entry["interaction"].append(
+                {
+                    "code": "create",
+                    "documentation": "a hospital admission (class IMP or EMER) of a former virtual-ward patient, "
+                    f"idempotent on Encounter.identifier; {SCOPE_WRITE_ENCOUNTERS}",
+                }
+            )
             entry["operation"] = [
                 {
                     "name": "export",

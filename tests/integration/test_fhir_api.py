@@ -130,6 +130,12 @@ def test_metadata_lists_resources_with_their_search_parameters(
     assert listed["Patient"] >= {"identifier"}
     assert listed["Encounter"] >= {"patient", "status"}
     assert listed["Observation"] >= {"patient", "date", "code"}
+    interactions = {res["type"]: {i["code"] for i in res["interaction"]} for res in rest["resource"]}
+    assert interactions == {
+        "Patient": {"read", "search-type"},
+        "Encounter": {"read", "search-type", "create"},  # hospital admissions from hospital systems
+        "Observation": {"read", "search-type"},
+    }
     assert "/oauth2/token" in rest["security"]["description"]
 
 
