@@ -11,6 +11,6 @@ scripts/setup.sh --test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-# The RabbitMQ cluster group (marker `cluster`, 6-10 minutes, its cluster start not yet reliable) runs
+# The RabbitMQ cluster group (marker `cluster`, about 6 minutes, its cluster start not yet proven reliable) runs
 # on its own: `scripts/test.sh -n 0 -m cluster`. A later -m wins over this default.
 exec .venv/bin/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder -m "not cluster" "$@"

@@ -242,15 +242,18 @@ def management_for(cluster: Cluster, admin_user: str, admin_password: str) -> Ma
 def start(cluster: Cluster, *, admin_user: str, admin_password: str) -> Management:
     """Starts all three nodes and waits until they form one cluster.
 
-    The first time, node 0 must be up before the others look for it; afterwards (a restart) the nodes
-    know each other and each waits for the rest, so all start at once.
+    The first time, the nodes join one at a time: node 0 must be up before the others look for it, and
+    classic peer discovery takes no lock, so two nodes joining at once can race (one then boots alone,
+    outside the cluster). Afterwards (a restart) the nodes know each other and each waits for the rest,
+    so all start at once.
     """
     first_time = not (cluster.node_dir(0) / "mnesia").exists()
     _prepare(cluster, admin_user, admin_password)
     management = management_for(cluster, admin_user, admin_password)
     if first_time:
-        start_node(cluster, 0)
-        wait_running(cluster, management, range(1))
+        for i in range(NODES):
+            start_node(cluster, i)
+            wait_running(cluster, management, range(i + 1))
     for i in range(NODES):
         start_node(cluster, i)
     wait_running(cluster, management, range(NODES))
