@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -130,7 +131,8 @@ def clean_db(test_services: EphemeralServices, settings: Settings) -> Iterator[p
             ).fetchall()
         ]
         _empty(conn, sorted(set(_DATA_TABLES) | set(extra)))
-        db.maintain_readings(conn, settings)
+        # From yesterday: just after midnight a test's readings of an hour ago belong to yesterday's partition.
+        db.maintain_readings(conn, settings, first_day=date.today() - timedelta(days=1))
         seed_wards(conn)
         yield conn
 
