@@ -1,25 +1,30 @@
 """End-to-end alert latency: MQTT publish of a high-risk reading to its ``raised`` event on the Redis stream.
 
     python -m bench.alert_latency [--probes 120] [--fleet-patients 5000] [--ingest-processes 1]
+    python -m bench.alert_latency --broker rabbitmq --ingest-processes 2
 
-Starts throwaway PostgreSQL, Redis and Mosquitto, admits the 236 LLR patients and a 5,000-patient load-test
-fleet (25,000 devices), starts ``vward ingest``, and runs two loads in turn: (1) LLR scale, ~250 msg/s of
-normal readings over the adult LLR patients' kits; (2) every fleet device reporting every 5 s (5,000
-msg/s). Background readings come from a separate publisher process (``bench._load``) with adult-normal
-values (NEWS2 0), so they go to adults only: NPEWS rightly scores RR 16 and HR 72 in a two-year-old
-(the under-fives of the paediatric ward raised three alerts when they had background readings). Every
+Starts throwaway PostgreSQL, Redis and Mosquitto (or a three-node RabbitMQ cluster), admits the 236 LLR
+patients and a 5,000-patient load-test fleet (25,000 devices), starts ``vward ingest``, and runs two loads
+in turn: (1) LLR scale, ~250 msg/s of normal readings over the adult LLR patients' kits; (2) every fleet
+device reporting every 5 s (5,000 msg/s). Background readings come from a separate publisher process
+(``bench._load``) with adult-normal values (NEWS2 0), so they go to adults only: NPEWS rightly scores RR 16
+and HR 72 in a two-year-old (the under-fives of the paediatric ward raised three alerts when they had
+background readings). Every
 ``--probe-interval`` this process publishes, on its own client, one high-risk reading for an adult patient
 (NEWS2 does not score children) not probed before (so with no open alert) and times from just before
 ``publish`` to when XREAD returns that admission's ``raised`` event. After each load it waits for ingest
 to drain and checks that exactly the published readings were stored, nothing was quarantined, every probe
 raised an event and nothing else did.
+The targets: p99 <= 100 ms at LLR scale, <= 1 s at 5,000 msg/s.
 Exits 1 if anything was lost or wrong; a missed latency target is printed as MISSED, not a failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import random
 import shutil
 import signal
@@ -38,12 +43,13 @@ from bench._load import LoadSummary, Prober
 from device_sim.fleet import register_synthetic_fleet
 from vward import services
 from vward.config import Settings
-from vward.ephemeral import ephemeral_services, free_port, settings_env
+from vward.ephemeral import ephemeral_cluster, ephemeral_services, free_port, settings_env
 from vward.seed import DEVICE_KINDS, device_id, seed_demo_patients, seed_demo_users, seed_wards
 
 VWARD = str(Path(sys.executable).with_name("vward"))
 PROBE = {"rr": 30, "spo2": 85, "on_oxygen": False, "sbp": 85, "hr": 140, "temp": 39.6, "consciousness": "V"}
-TARGET_P99_S = 1.0
+LLR_TARGET_P99_S = 0.1  # group commit: an idle writer takes a lone reading at once
+FLEET_TARGET_P99_S = 1.0
 LATE_AFTER_S = 10.0
 WARMUP_S = 3.0
 STALL_S = 30.0  # the drain gives up after this long without a single new stored reading
@@ -55,6 +61,7 @@ class Phase:
     admissions: list[int]
     rate: float
     probed: list[int]  # the admissions a probe may target: adults (NEWS2 does not score children)
+    target_p99_s: float
 
 
 @dataclass
@@ -89,13 +96,15 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def start_ingest(settings: Settings, logs: Path, n: int, procs: list[subprocess.Popen[bytes]]) -> None:
     """Starts ``n`` ingest processes and waits for each to report itself connected to the broker."""
+    shared = n > 1 and settings.broker == "mosquitto"
     for i in range(n):
         with (logs / f"ingest-{i}.log").open("wb") as log:
             procs.append(
                 subprocess.Popen(
                     [VWARD, "--log-level", "WARNING", "ingest", "--index", str(i)],
-                    # Several processes share the readings only on $share (an opt-in: not restart-safe).
-                    env={**settings_env(settings), **({"VWARD_MQTT_SHARED_GROUP": "ingest"} if n > 1 else {})},
+                    # On Mosquitto several processes share the readings only on $share (an opt-in: not
+                    # restart-safe); on RabbitMQ they are competing consumers of the one queue.
+                    env={**settings_env(settings), **({"VWARD_MQTT_SHARED_GROUP": "ingest"} if shared else {})},
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -216,10 +225,11 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
-def report(results: list[Result]) -> None:
+def report(results: list[Result], broker: str, ingest_processes: int) -> None:
+    print(f"\nbroker: {broker}; {ingest_processes} ingest process(es); {os.cpu_count()} cores")
     header = (
         f"{'load':<34}{'bg target':>10}{'bg acked':>10}{'stored':>9}{'drain':>7}{'probes':>8}"
-        f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'>10 s':>6}{'lost':>6}  p99 < 1 s"
+        f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'>10 s':>6}{'lost':>6}  p99 target"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for r in results:
@@ -230,7 +240,7 @@ def report(results: list[Result]) -> None:
             f"{r.phase.name:<34}{r.phase.rate:>8.0f}/s{r.load.acked_rate:>8.0f}/s{r.stored_rate:>7.0f}/s"
             f"{r.drain_s:>6.1f}s{r.probes:>8}{p50 * 1000:>8.0f}{p99 * 1000:>8.0f}{top * 1000:>8.0f}"
             f"{sum(v > LATE_AFTER_S for v in lat):>6}{r.probes - len(lat):>6}  "
-            f"{'ok' if p99 < TARGET_P99_S else 'MISSED'}"
+            f"{'ok' if p99 <= r.phase.target_p99_s else 'MISSED'} (<= {r.phase.target_p99_s * 1000:.0f} ms)"
         )
     print(
         "\nbg acked: background messages PUBACKed per second while publishing; stored: readings committed"
@@ -257,6 +267,13 @@ def report(results: list[Result]) -> None:
 @click.option("--fleet-patients", default=5000, show_default=True, type=click.IntRange(236))
 @click.option("--report-every", default=5.0, show_default=True, help="Seconds between a fleet device's readings.")
 @click.option("--ingest-processes", default=1, show_default=True, type=click.IntRange(1, 8))
+@click.option(
+    "--broker",
+    type=click.Choice(["mosquitto", "rabbitmq"]),
+    default="mosquitto",
+    show_default=True,
+    help="rabbitmq: a three-node cluster; ingest processes are competing consumers of its quorum queue.",
+)
 @click.option("--seed", default=1, show_default=True)
 def main(
     probes: int,
@@ -265,12 +282,18 @@ def main(
     fleet_patients: int,
     report_every: float,
     ingest_processes: int,
+    broker: str,
     seed: int,
 ) -> None:
     rng = random.Random(seed)
     logs = Path(tempfile.mkdtemp(prefix="vward-bench-latency-logs-"))
-    with ephemeral_services(prefix="vward-bench-latency-", ingest_metrics_port=free_port()) as svc:
+    with contextlib.ExitStack() as stack:
+        svc = stack.enter_context(ephemeral_services(prefix="vward-bench-latency-", ingest_metrics_port=free_port()))
         settings = svc.settings
+        if broker == "rabbitmq":
+            # Devices' readings and probes go through the load-generator accounts, which may publish on any
+            # device's routing key, so the 25,000 devices need no accounts of their own on the cluster.
+            settings = stack.enter_context(ephemeral_cluster(settings, svc.base / "rabbitmq")).settings
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             seed_wards(conn)
             seed_demo_users(conn)
@@ -285,12 +308,13 @@ def main(
             ]
             fleet = sorted({d.admission_id for d in register_synthetic_fleet(conn, fleet_patients, settings)})
         phases = [
-            Phase(f"LLR: {len(adults)} adults of {len(llr)}", adults, llr_rate, adults),
+            Phase(f"LLR: {len(adults)} adults of {len(llr)}", adults, llr_rate, adults, LLR_TARGET_P99_S),
             Phase(
                 f"fleet: {len(fleet) * len(DEVICE_KINDS)} devices every {report_every:g} s",
                 fleet,
                 len(fleet) * len(DEVICE_KINDS) / report_every,
                 fleet,
+                FLEET_TARGET_P99_S,
             ),
         ]
         procs: list[subprocess.Popen[bytes]] = []
@@ -312,7 +336,7 @@ def main(
             broker_log = services.mosquitto_dir(svc.base) / "mosquitto.log"
             if broker_log.exists():
                 shutil.copy(broker_log, logs)
-    report(results)
+    report(results, broker, ingest_processes)
     print(f"logs (ingest, load generator, broker): {logs}")
     sys.exit(1 if any(r.problems for r in results) else 0)
 

@@ -1,6 +1,7 @@
 """Ingest throughput, publish to committed row, with every figure measured in the same run.
 
     python -m bench.ingest [--messages 100000] [--batch-readings 1000000] [--tls]
+    python -m bench.ingest --broker rabbitmq [--messages 100000]
 
 Each stage pre-loads the broker: the consumer's persistent session subscribes, goes away, and the
 messages are published into its queue; then the consumer starts and the stage times how fast it drains
@@ -11,16 +12,15 @@ ceiling), (b) the naive design (validate, score and INSERT + COMMIT per message)
 batch of 60 readings, (f) bytes on disk per million stored readings. Every stage checks that exactly the
 published readings were stored, none twice. ``--tls`` runs every stage through the broker's TLS listener
 (``vward.mqtt_client``), to price encryption against the same run's plain-text figures.
+``--broker rabbitmq`` runs the RabbitMQ stage instead (``bench._ingest_rabbitmq``).
 """
 
 from __future__ import annotations
 
 import random
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,16 +29,16 @@ import click
 import paho.mqtt.client as mqtt
 import psycopg
 
+from bench import _drain as drain
+from bench import _ingest_rabbitmq as rabbitmq_stage
 from vward import db, mqtt_client, services
 from vward.config import Settings, broker_service_accounts
-from vward.contract import READINGS_TOPIC_FILTER, encode_readings, readings_topic
+from vward.contract import READINGS_TOPIC_FILTER
 from vward.ephemeral import ephemeral_services, free_port, settings_env
 from vward.seed import admit_demo_patient, device_id, seed_demo_users, seed_wards
 
 PATIENTS = 236
-VWARD = str(Path(sys.executable).with_name("vward"))
 SHARED = f"$share/ingest/{READINGS_TOPIC_FILTER}"
-_METRICS_PORTS: dict[int, int] = {}  # ingest process id -> its metrics port
 
 
 def _client(settings: Settings, user: str, password: str, client_id: str = "", clean: bool = True) -> mqtt.Client:
@@ -78,106 +78,18 @@ def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
     pub.loop_stop()
 
 
-def _messages(devices: list[str], n: int, start: datetime, per_message: int) -> list[tuple[str, bytes]]:
-    """n messages over the devices, each reading with its own second; values vary like a real ward's."""
-    rng = random.Random(7)
-    out = []
-    for i in range(n):
-        device = devices[i % len(devices)]
-        first = (i // len(devices)) * per_message
-        readings = [
-            {
-                "measured_at": (start + timedelta(seconds=first + k)).isoformat(),
-                "rr": rng.randint(12, 24),
-                "hr": rng.randint(55, 120),
-                "spo2": rng.randint(90, 99),
-                "on_oxygen": False,
-            }
-            for k in range(per_message)
-        ]
-        out.append((readings_topic(device), encode_readings(readings)))
-    return out
-
-
 def _count(settings: Settings) -> int:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM readings").fetchone()
         return int(row[0]) if row else 0
 
 
-def _stored_by_ingest(procs: list[subprocess.Popen[bytes]]) -> int:
-    """Readings the ingest processes report committed: a counter read, where count(*) would scan the table."""
-    total = 0
-    for proc in procs:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{_METRICS_PORTS[proc.pid]}/metrics", timeout=5) as response:
-                text = response.read().decode()
-        except OSError:
-            continue  # not serving yet
-        total += sum(
-            int(float(line.split()[-1]))
-            for line in text.splitlines()
-            if line.startswith("vward_ingest_readings_stored_total ")
-        )
-    return total
-
-
-def _drain_rate(
-    settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]], stored_now: Callable[[], int]
-) -> float:
-    """Readings/s from the first committed row to the last, polling ``stored_now``.
-
-    Polls often only near the start and the end, whose timing the rate depends on: every poll takes a
-    little of the measured process's time.
-    """
-    first_at, first_count = None, 0
-    deadline = time.monotonic() + 600
-    while True:
-        stored = stored_now()
-        if first_at is None and stored:
-            first_at, first_count = time.monotonic(), stored
-        if stored >= expected:
-            break
-        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-            raise click.ClickException(f"stopped at {stored}/{expected} readings")
-        time.sleep(0.02 if first_at is None or stored > 0.95 * expected else 0.25)
-    assert first_at is not None
-    return (expected - first_count) / max(time.monotonic() - first_at, 1e-9)
-
-
-def _check_exact(settings: Settings, expected: int) -> None:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        stored, distinct, quarantined = conn.execute(
-            "SELECT count(*), count(DISTINCT (device_id, measured_at)), (SELECT count(*) FROM quarantine) FROM readings"
-        ).fetchone()  # type: ignore[misc]
-    if (stored, distinct, quarantined) != (expected, expected, 0):
-        raise click.ClickException(
-            f"lost or duplicated: stored {stored}, distinct {distinct}, quarantined {quarantined}, expected {expected}"
-        )
-
-
-def _truncate(settings: Settings) -> None:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE readings, quarantine, observation_state, alerts, alert_events CASCADE")
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def _checked_rate(
     settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]], stored_now: Callable[[], int]
 ) -> float:
-    rate = _drain_rate(settings, expected, procs, stored_now)
+    rate = drain.drain_rate(settings, expected, procs, stored_now)
     time.sleep(0.5)
-    _check_exact(settings, expected)
+    drain.check_exact(settings, expected)
     return rate
 
 
@@ -188,7 +100,7 @@ def _stored_rate(settings: Settings, expected: int, procs: list[subprocess.Popen
 
 def _ingest_rate(settings: Settings, expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
     """vward ingest's rate, from its own stored-readings counter; the table is checked once at the end."""
-    return _checked_rate(settings, expected, procs, lambda: _stored_by_ingest(procs))
+    return _checked_rate(settings, expected, procs, lambda: drain.stored_by_ingest(procs))
 
 
 def _reported_rate(settings: Settings, _expected: int, procs: list[subprocess.Popen[bytes]]) -> float:
@@ -213,7 +125,7 @@ def _run_stage(
     start: Callable[[str], subprocess.Popen[bytes]],
     measure: Measure,
 ) -> float:
-    _truncate(settings)
+    drain.truncate(settings)
     for client_id in client_ids:
         _prepare_session(settings, client_id, topic)
     _publish(settings, messages)
@@ -221,7 +133,7 @@ def _run_stage(
     try:
         return measure(settings, expected, procs)
     finally:
-        _stop(procs)
+        drain.stop(procs)
         for client_id in client_ids:
             _drop_session(settings, client_id)
 
@@ -246,8 +158,8 @@ def _ingest(settings: Settings, client_id: str) -> subprocess.Popen[bytes]:
         "VWARD_MQTT_SHARED_GROUP": "ingest",
         "VWARD_INGEST_METRICS_PORT": str(port - index),
     }  # ingest serves on this + its index
-    proc = subprocess.Popen([VWARD, "--log-level", "WARNING", "ingest", "--index", str(index)], env=env)
-    _METRICS_PORTS[proc.pid] = port
+    proc = subprocess.Popen([drain.VWARD, "--log-level", "WARNING", "ingest", "--index", str(index)], env=env)
+    drain.METRICS_PORTS[proc.pid] = port
     return proc
 
 
@@ -272,8 +184,18 @@ def _disk_bytes(settings: Settings) -> tuple[str, int, int | None]:
 @click.option("--naive-messages", default=20_000, show_default=True, help="Messages for the naive stage.")
 @click.option("--batch-readings", default=1_000_000, show_default=True, help="Readings in the 60-per-message stage.")
 @click.option("--tls", is_flag=True, help="Every MQTT connection through the broker's TLS listener.")
-def main(messages: int, naive_messages: int, batch_readings: int, tls: bool) -> None:
+@click.option(
+    "--broker",
+    type=click.Choice(["mosquitto", "rabbitmq"]),
+    default="mosquitto",
+    show_default=True,
+    help="rabbitmq: the RabbitMQ stage instead (a three-node cluster; 1, 2 and 4 consumers; CPU shares).",
+)
+def main(messages: int, naive_messages: int, batch_readings: int, tls: bool, broker: str) -> None:
     """Run every stage and print readings/s with ratios."""
+    if broker == "rabbitmq":
+        rabbitmq_stage.run(messages)
+        return
     with ephemeral_services(prefix="vward-bench-") as env:
         settings = env.settings
         if tls:
@@ -320,7 +242,7 @@ def main(messages: int, naive_messages: int, batch_readings: int, tls: bool) -> 
             click.echo(f"stage ({name}) ...", err=True)
             results[name] = _run_stage(settings, ids, topic, msgs, expected, start, measure)
 
-        single = _messages(devices, messages, t0, 1)
+        single = drain.messages(devices, messages, t0, 1)
         stage(
             "a",
             ["vward-ingest-6"],
@@ -349,7 +271,7 @@ def main(messages: int, naive_messages: int, batch_readings: int, tls: bool) -> 
             _ingest_rate,
         )
         batch_readings = batch_readings // 60 * 60
-        batched = _messages(devices, batch_readings // 60, t0, 60)
+        batched = drain.messages(devices, batch_readings // 60, t0, 60)
         stage(
             "e", ["vward-ingest-0"], SHARED, batched, batch_readings, lambda cid: _ingest(settings, cid), _ingest_rate
         )

@@ -46,21 +46,17 @@ CLUSTER_PROCESSES: dict[str, list[str]] = {
     **{name: args for name, args in PROCESSES.items() if not name.startswith("ingest")},
 }
 _START_TIMEOUT_S = 60.0
-# The local cluster's ports: node i listens on these plus 10 * i (MQTT: Mosquitto's port plus i).
-_CLUSTER_AMQP, _CLUSTER_HTTP, _CLUSTER_DIST, _CLUSTER_CTL = 55672, 55673, 55674, 55700
 
 
 def start_cluster(settings: Settings) -> Settings:
     """Starts (or finds running) the local three-node cluster, declares its queue and service accounts
     before any device account exists, and returns the settings that point every process at it."""
-    base = settings.state_dir.resolve() / "rabbitmq"
+    base, first = settings.state_dir.resolve() / "rabbitmq", settings.local_cluster_port
     ports = [
-        rabbitmq_cluster.NodePorts(
-            _CLUSTER_AMQP + 10 * i, settings.mqtt_port + i, _CLUSTER_HTTP + 10 * i, _CLUSTER_DIST + 10 * i
-        )
+        rabbitmq_cluster.NodePorts(first + 10 * i, settings.mqtt_port + i, first + 1 + 10 * i, first + 2 + 10 * i)
         for i in range(rabbitmq_cluster.NODES)
     ]
-    cluster = rabbitmq_cluster.plan(base, ports, _CLUSTER_CTL)
+    cluster = rabbitmq_cluster.plan(base, ports, first + 28)
     admin = {"admin_user": mqtt_auth.ADMIN_USERNAME, "admin_password": settings.mqtt_admin_password}
     try:
         management = rabbitmq_cluster.start(cluster, **admin)

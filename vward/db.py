@@ -44,17 +44,27 @@ def storage_mode(conn: psycopg.Connection) -> str:
     return str(row[0])
 
 
+# pg_advisory_xact_lock key of readings maintenance ("vwardmnt" as a bigint).
+_MAINTENANCE_LOCK = int.from_bytes(b"vwardmnt", "big") - (1 << 63)
+
+
 def maintain_readings(conn: psycopg.Connection, settings: Settings, *, first_day: date | None = None) -> None:
-    """Creates upcoming partitions and applies retention (or the TimescaleDB policies); safe to call often."""
-    conn.execute(
-        "SELECT vward_maintain_readings(%(first)s, %(ahead)s, %(retention)s, %(compress)s)",
-        {
-            "first": first_day or date.today(),
-            "ahead": settings.partitions_ahead_days,
-            "retention": settings.readings_retention_days,
-            "compress": settings.readings_compress_after_days,
-        },
-    )
+    """Creates upcoming partitions and applies retention (or the TimescaleDB policies); safe to call often.
+
+    One caller at a time: ``CREATE TABLE IF NOT EXISTS`` does not see a partition another transaction is
+    creating, so two ingest processes starting together made the same partition and the second failed
+    with DuplicateTable. The lock is held to the end of the caller's transaction."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MAINTENANCE_LOCK,))
+        conn.execute(
+            "SELECT vward_maintain_readings(%(first)s, %(ahead)s, %(retention)s, %(compress)s)",
+            {
+                "first": first_day or date.today(),
+                "ahead": settings.partitions_ahead_days,
+                "retention": settings.readings_retention_days,
+                "compress": settings.readings_compress_after_days,
+            },
+        )
 
 
 def bigint_array(ids: Iterable[int]) -> str:

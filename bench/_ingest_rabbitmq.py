@@ -1,6 +1,6 @@
-"""Ingest throughput on a three-node RabbitMQ cluster: 1, 2 and 4 consumers in one run, with CPU shares.
+"""``bench.ingest``'s RabbitMQ stage: a three-node cluster, 1, 2 and 4 consumers in one run, with CPU shares.
 
-    python -m bench.ingest_rabbitmq [--messages 40000]
+    python -m bench.ingest --broker rabbitmq [--messages 100000]
 
 For each number of ``vward ingest`` consumers the quorum queue is pre-loaded through the cluster's MQTT
 listeners (the load generator on every node, waiting for every PUBACK), then the consumers start and the
@@ -8,6 +8,8 @@ stage times the drain to committed rows and checks that exactly the published re
 Each component's CPU share over the drain (CPU seconds / wall seconds, from ``/proc``: 1.0 = one core
 busy) shows where the time goes: on this two-core machine the three nodes, PostgreSQL and the consumers
 share two cores, so the scaling itself cannot show here; the shares say what more cores would relieve.
+The pre-load's rate and the nodes' CPU share while taking it are printed too: what MQTT in, quorum
+replication and the confirms cost the cluster per message.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ import click
 import paho.mqtt.client as mqtt
 import psycopg
 
-from bench.ingest import _METRICS_PORTS as METRICS_PORTS
-from bench.ingest import VWARD, _check_exact, _drain_rate, _messages, _stop, _stored_by_ingest, _truncate
+from bench import _drain as drain
 from vward import db, mqtt_auth, mqtt_client, rabbitmq_cluster, services
 from vward.config import Settings
 from vward.ephemeral import EphemeralCluster, ephemeral_cluster, ephemeral_services, free_port, settings_env
@@ -60,14 +61,26 @@ def _children(pids: Iterable[int]) -> list[int]:
     return found
 
 
+def _nodes(cluster: EphemeralCluster) -> dict[str, list[int]]:
+    return {f"rabbitmq-{i}": [pid] for i in range(3) if (pid := rabbitmq_cluster.node_pid(cluster.cluster, i))}
+
+
 def _components(base: Path, cluster: EphemeralCluster, ingests: list[int]) -> dict[str, list[int]]:
     postmaster = int((base / "postgres" / "postmaster.pid").read_text().split()[0])
-    nodes = {f"rabbitmq-{i}": [pid] for i in range(3) if (pid := rabbitmq_cluster.node_pid(cluster.cluster, i))}
-    return {"ingest": ingests + _children(ingests), **nodes, "postgres": [postmaster, *_children([postmaster])]}
+    return {
+        "ingest": ingests + _children(ingests),
+        **_nodes(cluster),
+        "postgres": [postmaster, *_children([postmaster])],
+    }
 
 
 def _ticks(components: dict[str, list[int]]) -> dict[str, int]:
     return {name: sum(_cpu_ticks(pid) for pid in pids) for name, pids in components.items()}
+
+
+def _shares(before: dict[str, int], after: dict[str, int], wall: float) -> str:
+    """Each component's CPU seconds per wall second between two ``_ticks`` readings."""
+    return ", ".join(f"{k} {(after[k] - before.get(k, 0)) / _TICKS / wall:.2f}" for k in after)
 
 
 def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
@@ -97,15 +110,13 @@ def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
 def _consumer(settings: Settings, index: int) -> subprocess.Popen[bytes]:
     port = free_port()
     env = {**settings_env(settings), "VWARD_INGEST_METRICS_PORT": str(port - index)}
-    proc = subprocess.Popen([VWARD, "--log-level", "WARNING", "ingest", "--index", str(index)], env=env)
-    METRICS_PORTS[proc.pid] = port
+    proc = subprocess.Popen([drain.VWARD, "--log-level", "WARNING", "ingest", "--index", str(index)], env=env)
+    drain.METRICS_PORTS[proc.pid] = port
     return proc
 
 
-@click.command()
-@click.option("--messages", default=40_000, show_default=True, help="Messages (one reading each) per stage.")
-def main(messages: int) -> None:
-    """Run the 1, 2 and 4 consumer stages and print readings/s, ratios and CPU shares."""
+def run(messages: int) -> None:
+    """Runs the 1, 2 and 4 consumer stages and prints readings/s, ratios and CPU shares."""
     with ephemeral_services(prefix="vward-bench-") as env:
         cluster_base = Path(tempfile.mkdtemp(prefix="vward-bench-rabbit-"))
         with ephemeral_cluster(env.settings, cluster_base / "rabbitmq") as cluster:
@@ -131,33 +142,38 @@ def main(messages: int) -> None:
                 conn.commit()
                 services.sync_rabbitmq_devices(conn, settings)
             devices = [device_id(kind, a) for a in admissions for kind in ("wearable", "pulse_oximeter")]
-            batch = _messages(devices, messages, now - timedelta(days=2), 1)
+            batch = drain.messages(devices, messages, now - timedelta(days=2), 1)
             rates: dict[int, float] = {}
             for n in CONSUMERS:
                 click.echo(f"stage: {n} consumer(s) ...", err=True)
-                _truncate(settings)
+                drain.truncate(settings)
+                publishing = {"load generator": [os.getpid()], **_nodes(cluster)}
+                before, started = _ticks(publishing), time.monotonic()
                 _publish(settings, batch)
+                wall = time.monotonic() - started
+                click.echo(
+                    f"  in: {messages / wall:,.0f} msg/s PUBACKed by the cluster (the Python load generator bounds"
+                    f" it); CPU {_shares(before, _ticks(publishing), wall)}"
+                )
                 procs = [_consumer(settings, i) for i in range(n)]
                 try:
-                    stored_now = partial(_stored_by_ingest, procs)
+                    stored_now = partial(drain.stored_by_ingest, procs)
                     while not stored_now():  # from the first commit: the writers exist, start-up is over
                         time.sleep(0.02)
                     components = _components(env.base, cluster, [p.pid for p in procs])
                     before, started = _ticks(components), time.monotonic()
-                    rates[n] = _drain_rate(settings, messages, procs, stored_now)
+                    rates[n] = drain.drain_rate(settings, messages, procs, stored_now)
                     wall = time.monotonic() - started
                     components = _components(env.base, cluster, [p.pid for p in procs])
                     after = _ticks(components)
                 finally:
-                    _stop(procs)
+                    drain.stop(procs)
                 time.sleep(0.5)
-                _check_exact(settings, messages)
-                shares = ", ".join(f"{k} {(after[k] - before.get(k, 0)) / _TICKS / wall:.2f}" for k in after)
-                click.echo(f"{n} consumer(s): {rates[n]:,.0f} readings/s ({rates[n] / rates[1]:.2f}x); CPU {shares}")
+                drain.check_exact(settings, messages)
+                click.echo(
+                    f"{n} consumer(s): {rates[n]:,.0f} readings/s ({rates[n] / rates[1]:.2f}x);"
+                    f" CPU {_shares(before, after, wall)}"
+                )
             click.echo(f"\n{messages:,} messages per stage, 3 RabbitMQ nodes, {os.cpu_count()} cores")
             for n in CONSUMERS:
                 click.echo(f"  {n} consumer(s): {rates[n]:>9,.0f} readings/s  {rates[n] / rates[1]:.2f}x")
-
-
-if __name__ == "__main__":
-    main()
