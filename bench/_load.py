@@ -4,13 +4,14 @@
 
 The background publisher runs in its own process so its Python work does not share a GIL with the latency
 measurement. It reads the broker settings from the ``VWARD_`` environment and publishes as ``vward-loadgen``
-at QoS 1 (``RawPublisher``), open loop: by time t it has published ``rate * t`` messages (catching up in
-bursts if it fell behind, never more), but never with more than ``WINDOW`` un-acknowledged, so the 16-bit
-packet ids of messages in flight stay unique. A publisher held back by
-the window or the CPU publishes fewer, and its summary says so. Each device in ``DEVICES_FILE`` (one id per
-line) reports in turn, so each reports every ``len(devices) / rate`` seconds, with only its kind's vital
-signs, chosen so every NEWS2 parameter scores 0. It prints ``ready`` once connected, then, after waiting
-for every PUBACK, one JSON line read back as :class:`LoadSummary`.
+at QoS 1 (``RawPublisher``), one connection per broker endpoint (each node of a cluster), open loop: by
+time t it has published ``rate * t`` messages (catching up in bursts if it fell behind, never more), but
+never with more than ``WINDOW`` un-acknowledged on a connection, so the 16-bit packet ids of messages in
+flight stay unique. A publisher held back by the window or the CPU publishes fewer, and its summary says so.
+Each device in ``DEVICES_FILE`` (one id per line) reports in turn, so each reports every
+``len(devices) / rate`` seconds, with only its kind's vital signs, chosen so every NEWS2 parameter scores 0.
+It prints ``ready`` once connected, then, after waiting for every PUBACK, one JSON line read back as
+:class:`LoadSummary`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import redis
 from vward import mqtt_client
 from vward.config import Settings
 from vward.contract import readings_topic
+from vward.endpoints import Endpoint
 from vward.seed import device_id
 
 # Per device kind (by id prefix, see vward.seed.DEVICE_KINDS), values that each score 0 on NEWS2 on either
@@ -49,8 +51,9 @@ _ACK_TIMEOUT_S = 60.0
 
 
 def _loadgen_user(client_id: str) -> str:
-    """One broker account per connection, since the broker makes the username the client id."""
-    return f"{LOADGEN_USER}-{0 if client_id == 'bench-probe' else 1}"
+    """One broker account per connection, since the broker makes the username the client id: the probe's
+    is ``-0``, background connection ``bench-load-N``'s is ``-(N + 1)``."""
+    return f"{LOADGEN_USER}-{0 if client_id == 'bench-probe' else int(client_id.rsplit('-', 1)[1]) + 1}"
 
 
 @dataclass(frozen=True)
@@ -133,12 +136,12 @@ class RawPublisher:
     PUBACKs; the broker sees an ordinary client with the ``vward-loadgen`` credentials.
     """
 
-    def __init__(self, settings: Settings, client_id: str) -> None:
-        sock = socket.create_connection((settings.mqtt_host, settings.mqtt_port), timeout=10)
+    def __init__(self, settings: Settings, client_id: str, endpoint: Endpoint) -> None:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The same TLS as every paho client (vward.mqtt_client), when the settings ask for it.
         self.sock = (
-            mqtt_client.tls_context(settings).wrap_socket(sock, server_hostname=settings.mqtt_host)
+            mqtt_client.tls_context(settings).wrap_socket(sock, server_hostname=endpoint.host)
             if settings.mqtt_tls
             else sock
         )
@@ -150,6 +153,7 @@ class RawPublisher:
             raise click.ClickException(f"broker refused the load generator: CONNACK {connack.hex()}")
         self.sock.settimeout(None)
         self.acked_at: list[float] = []
+        self.sent = 0
         self.next_id = 0
         self._reader = threading.Thread(target=self._read_acks, daemon=True)
         self._reader.start()
@@ -160,6 +164,7 @@ class RawPublisher:
             self.next_id = self.next_id % 65535 + 1  # ids 1..65535; WINDOW keeps live ones unique
             packets.append(_packet(0x32, _string(topic) + self.next_id.to_bytes(2, "big") + payload))
         self.sock.sendall(b"".join(packets))
+        self.sent += len(messages)
 
     def close(self) -> None:
         self.sock.sendall(bytes([0xE0, 0]))  # DISCONNECT
@@ -213,31 +218,35 @@ def main(devices_file: Path, rate: float, duration: float) -> None:
     settings = Settings()
     devices = devices_file.read_text().split()
     topics = [readings_topic(d) for d in devices]
-    publisher = RawPublisher(settings, "bench-load")
-    acked_at = publisher.acked_at
+    # One connection per broker endpoint (one node of a cluster each), as a fleet spreads over the nodes.
+    publishers = [RawPublisher(settings, f"bench-load-{i}", e) for i, e in enumerate(settings.mqtt_endpoint_list())]
     try:
         print("ready", flush=True)
         sent = 0
         started = time.time()
         t0 = time.monotonic()
         while (elapsed := time.monotonic() - t0) < duration:
-            burst = min(int(elapsed * rate), len(acked_at) + WINDOW) - sent
-            if burst > 0:
-                now = datetime.now(UTC)
-                publisher.publish(
-                    [
-                        (topics[i % len(devices)], normal_payload(devices[i % len(devices)], now))
-                        for i in range(sent, sent + burst)
-                    ]
-                )
-                sent += burst
+            due = int(elapsed * rate) - sent
+            for publisher in publishers:
+                burst = min(-(-due // len(publishers)), len(publisher.acked_at) + WINDOW - publisher.sent, due)
+                if burst > 0:
+                    now = datetime.now(UTC)
+                    publisher.publish(
+                        [
+                            (topics[i % len(devices)], normal_payload(devices[i % len(devices)], now))
+                            for i in range(sent, sent + burst)
+                        ]
+                    )
+                    sent, due = sent + burst, due - burst
             time.sleep(0.001)
         ended = time.time()
         deadline = time.monotonic() + _ACK_TIMEOUT_S
-        while len(acked_at) < sent and time.monotonic() < deadline:
+        while sum(len(p.acked_at) for p in publishers) < sent and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        publisher.close()
+        for publisher in publishers:
+            publisher.close()
+    acked_at = [t for p in publishers for t in p.acked_at]
     per_second = [0] * (int(ended - started) + 1)
     for t in acked_at:
         if t < ended:

@@ -149,6 +149,9 @@ def _env(cluster: Cluster, i: int) -> dict[str, str]:
         # The script then execs the VM (no shell in between): the pid we record is the node's, and
         # SIGTERM reaches the VM, which shuts down cleanly.
         "RUNNING_UNDER_SYSTEMD": "1",
+        # Unbound schedulers: RabbitMQ binds each VM's scheduler threads to cores in one fixed order (+stbt db),
+        # and the VM favours its lowest schedulers, so three nodes on one host all crowd the first core.
+        "RABBITMQ_SCHEDULER_BIND_TYPE": "u",
     }
 
 
