@@ -214,7 +214,11 @@ def readings(
     window: timedelta,
     source: sql.Composable = _ALL_READINGS,
 ) -> list[ReadingRow]:
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        # Fourteen source lookups over every daily partition cost enough for PostgreSQL to JIT-compile the
+        # plan, and compiling took longer than running it: an end-of-stay export of 1,680 readings took
+        # 2.9 s with JIT and 0.24 s without (236 patients x 20 days, analysed or not).
+        cur.execute("SET LOCAL jit = off")
         rows = cur.execute(_readings_sql(condition, source), args | {"window": window}).fetchall()
     return [_reading_row(r) for r in rows]
 
