@@ -13,7 +13,6 @@ from readings.columns import AcceptedReading
 from readings.store import store_readings
 from tests.integration import seeding
 from tests.integration.ui_helpers import nhs
-from vward import db
 from vward.config import Settings
 
 
@@ -71,7 +70,6 @@ def seed_single_parameter(conn: psycopg.Connection, settings: Settings, now: dat
 
 def seed_trend(conn: psycopg.Connection, settings: Settings, now: datetime) -> int:
     """Eight complete sets at 2 over the day, then two at 4 in the last hour: a sustained rise of 2."""
-    db.maintain_readings(conn, settings, first_day=(now - timedelta(days=2)).date())
     a = admit(conn, 3, "Trend", ward="frailty", admitted_at=now - timedelta(days=1))
     stored = [(now - timedelta(hours=h), 2) for h in range(2, 10)] + [(now - timedelta(minutes=m), 4) for m in (40, 0)]
     for at, total in stored:

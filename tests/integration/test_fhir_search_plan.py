@@ -21,7 +21,6 @@ import pytest
 from fhir_r4 import queries
 from fhir_r4.codes import OBSERVATION_KINDS
 from fhir_r4.search import Paging, TimeBounds
-from vward import db
 from vward.config import Settings
 from vward.seed import admit_demo_patient, seed_demo_users
 
@@ -35,7 +34,6 @@ def filled(clean_db: psycopg.Connection, settings: Settings) -> list[int]:
     """Ten patients with a full device kit and readings every ten minutes from every device for two days,
     freshly written (no ANALYZE); returns the patients' ids."""
     conn = clean_db
-    db.maintain_readings(conn, settings, first_day=(NOW - timedelta(days=DAYS + 1)).date())
     seed_demo_users(conn)
     ward = conn.execute("SELECT id FROM wards WHERE code = 'frailty'").fetchone()
     assert ward is not None
