@@ -60,6 +60,7 @@ __all__ = [
     "ends_with_readings",
     "raise_alert",
     "transition",
+    "unacknowledged",
 ]
 
 MAX_SNOOZE = timedelta(hours=24)
@@ -197,6 +198,20 @@ def _done(alert: Alert, now: datetime, *effects: Effect) -> tuple[Alert, list[Ef
     return replace(alert, updated_at=now), list(effects)
 
 
+def unacknowledged(alert: Alert) -> Alert:
+    """The alert with who acknowledged and responded, and its next reminder, cleared: a patient who got worse
+    needs a fresh acknowledgement (a higher NEWS2 risk, or a clinician grading a child's alert higher)."""
+    return replace(
+        alert,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        responded_at=None,
+        responded_by=None,
+        response_kind=None,
+        next_reminder_at=None,
+    )
+
+
 def _unsnoozed(alert: Alert) -> Alert:
     return replace(alert, snoozed_until=None, snoozed_by=None, snooze_reason=None)
 
@@ -292,7 +307,7 @@ def _risk_increased(alert: Alert, event: RiskIncreased, now: datetime) -> tuple[
     if risk_rank(event.risk) <= risk_rank(alert.risk):
         raise InvalidTransition(f"alert {alert.id} is already {alert.risk}; {event.risk} is not higher")
     new = replace(
-        _unsnoozed(alert),
+        unacknowledged(_unsnoozed(alert)),
         risk=event.risk,
         status=AlertStatus.RAISED,
         news2_total=event.news2_total,
@@ -301,12 +316,6 @@ def _risk_increased(alert: Alert, event: RiskIncreased, now: datetime) -> tuple[
         observed_at=event.observed_at,
         acknowledge_due_at=event.acknowledge_due_at,
         response_due_at=event.response_due_at,
-        acknowledged_at=None,
-        acknowledged_by=None,
-        responded_at=None,
-        responded_by=None,
-        response_kind=None,
-        next_reminder_at=None,
     )
     detail = {"from_risk": alert.risk, "news2_total": event.news2_total, "complete": event.news2_complete}
     return _done(

@@ -27,7 +27,15 @@ import psycopg
 
 from alerting import queries
 from alerting.errors import InvalidAction, InvalidTransition
-from alerting.lifecycle import ReadingsResumed, Record, RiskIncreased, ends_with_readings, raise_alert, transition
+from alerting.lifecycle import (
+    ReadingsResumed,
+    Record,
+    RiskIncreased,
+    ends_with_readings,
+    raise_alert,
+    transition,
+    unacknowledged,
+)
 from alerting.model import Alert, Targets, risk_rank
 from alerting.npews import LEVELS
 from alerting.npews_escalation import Escalation, escalate, response_target
@@ -202,15 +210,7 @@ def grade_alert(
         updated_at=now,
     )
     if higher:  # a worse child needs a fresh acknowledgement, as when a new set raises the level
-        new = replace(
-            new,
-            acknowledged_at=None,
-            acknowledged_by=None,
-            responded_at=None,
-            responded_by=None,
-            response_kind=None,
-            next_reminder_at=None,
-        )
+        new = unacknowledged(new)
     record = Record(
         "graded",
         alert.status,

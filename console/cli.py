@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from datetime import UTC, datetime
 
 import click
 
@@ -62,7 +63,7 @@ def migrate() -> None:
     settings = get_settings()
     applied = db.migrate(settings)
     with db.connect(settings) as conn:
-        db.maintain_readings(conn, settings)
+        db.maintain_readings(conn, settings, now=datetime.now(UTC))
         mode = db.storage_mode(conn)
     click.echo(f"applied {len(applied)} migration(s); readings storage: {mode}")
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from fhir_r4.resources import Resource, instant
 from fhir_r4.search import Paging
+from vward.vocabulary import ENCOUNTER_CLASSES
 
 FHIR_VERSION = "4.0.1"
 SCOPE_READ = "system/*.read"
@@ -83,8 +84,8 @@ def capability_statement(*, base: str, token_url: str, now: datetime) -> Resourc
             entry["interaction"].append(
                 {
                     "code": "create",
-                    "documentation": "a hospital admission (class IMP or EMER) of a former virtual-ward patient, "
-                    f"idempotent on Encounter.identifier; {SCOPE_WRITE_ENCOUNTERS}",
+                    "documentation": f"a hospital admission (class {' or '.join(ENCOUNTER_CLASSES)}) of a former "
+                    f"virtual-ward patient, idempotent on Encounter.identifier; {SCOPE_WRITE_ENCOUNTERS}",
                 }
             )
             entry["operation"] = [

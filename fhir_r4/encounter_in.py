@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from fhir_r4 import codes
 from fhir_r4.errors import BadRequest
 from vward.nhs_number import InvalidNhsNumber, normalise
+from vward.vocabulary import ENCOUNTER_CLASS_WORDS, ENCOUNTER_CLASSES
 
 LONDON = ZoneInfo("Europe/London")
-CLASSES = ("IMP", "EMER")
 # An admission that has begun; planned, cancelled and entered-in-error Encounters are not admissions.
 STATUSES = ("arrived", "triaged", "in-progress", "onleave", "finished")
 MAX_HOSPITAL = 200
@@ -98,8 +98,13 @@ def decode(body: Any) -> PostedEncounter:
     if body.get("status") not in STATUSES:
         raise BadRequest(f"status: an admission that has begun ({', '.join(STATUSES)})")
     klass = body.get("class")
-    if not isinstance(klass, dict) or klass.get("system") != codes.ACT_CODE or klass.get("code") not in CLASSES:
-        raise BadRequest(f"class: {codes.ACT_CODE} IMP (inpatient) or EMER (emergency) is required")
+    if (
+        not isinstance(klass, dict)
+        or klass.get("system") != codes.ACT_CODE
+        or klass.get("code") not in ENCOUNTER_CLASSES
+    ):
+        named = " or ".join(f"{c} ({ENCOUNTER_CLASS_WORDS[c]})" for c in ENCOUNTER_CLASSES)
+        raise BadRequest(f"class: {codes.ACT_CODE} {named} is required")
     subject = body.get("subject")
     ident: Any = subject.get("identifier") if isinstance(subject, dict) else None
     if (

@@ -139,7 +139,10 @@ def observation_page(
     return [(d, m, k) for d, m, k in keys], int(total[0]) if total else 0
 
 
-def _readings_sql(condition: sql.Composable) -> sql.Composed:
+_ALL_READINGS = sql.SQL("readings r")
+
+
+def _readings_sql(condition: sql.Composable, source: sql.Composable = _ALL_READINGS) -> sql.Composed:
     sources = []
     joins = []
     for score, column in _SOURCES:
@@ -163,13 +166,14 @@ def _readings_sql(condition: sql.Composable) -> sql.Composed:
         "SELECT r.admission_id, a.patient_id, r.device_id, d.kind AS device_kind, r.measured_at, r.received_at,"
         " {numeric}, r.on_oxygen, r.consciousness, a.spo2_scale, r.news2_total, r.news2_complete, r.news2_risk,"
         " r.resp_distress, r.npews_age_band, r.npews_total, r.npews_complete, r.npews_level, {scores},"
-        " {sources} FROM readings r JOIN admissions a ON a.id = r.admission_id"
+        " {sources} FROM {source} JOIN admissions a ON a.id = r.admission_id"
         " LEFT JOIN devices d ON d.id = r.device_id{joins} WHERE {condition} ORDER BY r.measured_at, r.device_id"
     ).format(
         numeric=sql.SQL(", ").join(numeric),
         scores=sql.SQL(", ").join(scores),
         sources=sql.SQL(", ").join(sources),
         joins=sql.SQL("").join(joins),
+        source=source,
         condition=condition,
     )
 
@@ -190,22 +194,41 @@ def _reading_row(row: dict[str, Any]) -> ReadingRow:
     )
 
 
+# The readings of a page's keys, each looked up by itself through the (device_id, measured_at) unique key.
+# ``LIMIT 1`` keeps the lateral from being flattened into a join the planner may cost from statistics:
+# on freshly filled partitions that autovacuum had not yet analysed, ``(device_id, measured_at) IN (...)``
+# was planned as a scan of every reading, each with its source lookups, then a semi-join with the keys,
+# and JIT-compiled for its cost (30 s for a page of 50 on 236 patients x 20 days; 0.07 s like this).
+_BY_KEYS = sql.SQL(
+    "unnest(%(devices)s::text[], %(times)s::timestamptz[]) AS key(device_id, measured_at)"
+    " CROSS JOIN LATERAL (SELECT * FROM readings hit WHERE hit.device_id = key.device_id"
+    " AND hit.measured_at = key.measured_at LIMIT 1) r"
+)
+
+
 def readings(
-    conn: psycopg.Connection, *, condition: sql.Composable, args: dict[str, Any], window: timedelta
+    conn: psycopg.Connection,
+    *,
+    condition: sql.Composable,
+    args: dict[str, Any],
+    window: timedelta,
+    source: sql.Composable = _ALL_READINGS,
 ) -> list[ReadingRow]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_readings_sql(condition), args | {"window": window}).fetchall()
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        # Fourteen source lookups over every daily partition cost enough for PostgreSQL to JIT-compile the
+        # plan, and compiling took longer than running it: an end-of-stay export of 1,680 readings took
+        # 2.9 s with JIT and 0.24 s without (236 patients x 20 days, analysed or not).
+        cur.execute("SET LOCAL jit = off")
+        rows = cur.execute(_readings_sql(condition, source), args | {"window": window}).fetchall()
     return [_reading_row(r) for r in rows]
 
 
 def readings_by_keys(conn: psycopg.Connection, keys: list[tuple[str, datetime]], window: timedelta) -> list[ReadingRow]:
     if not keys:
         return []
-    condition = sql.SQL(
-        "(r.device_id, r.measured_at) IN (SELECT * FROM unnest(%(devices)s::text[], %(times)s::timestamptz[]))"
-    )
     devices, times = [d for d, _ in keys], [t for _, t in keys]
-    return readings(conn, condition=condition, args={"devices": devices, "times": times}, window=window)
+    args = {"devices": devices, "times": times}
+    return readings(conn, condition=sql.SQL("true"), args=args, window=window, source=_BY_KEYS)
 
 
 def reading_for(conn: psycopg.Connection, key: ObservationKey, window: timedelta) -> ReadingRow | None:

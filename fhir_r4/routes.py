@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from fhir_r4 import bundles, encounter_route, observations, post_route, resources, search, token_route
+from fhir_r4 import bundles, clients, encounter_route, observations, post_route, resources, search, token_route
 from fhir_r4 import queries as q
 from fhir_r4.errors import BadRequest, ResourceNotFound
+from fhir_r4.resources import Resource
+from fhir_r4.search import Paging
 from fhir_r4.web import (
     BASE_PATH,
     TOKEN_PATH,
@@ -36,6 +39,26 @@ from fhir_r4.web import (
 )
 
 router = APIRouter(tags=["fhir"], route_class=FhirRoute)
+
+
+def _searchset(
+    request: Request,
+    conn: psycopg.Connection,
+    client: clients.Client,
+    *,
+    path: str,
+    params: dict[str, list[str]],
+    entries: list[Resource],
+    patient_ids: set[int],
+    paging: Paging,
+    total: int,
+) -> Response:
+    """One page of a search, audited as a read of every patient whose record it returned."""
+    q.audit_reads(conn, client_id=client.id, patient_ids=patient_ids, interaction="search", detail={"resource": path})
+    page = bundles.searchset(
+        entries, base=base_url(request), path=path, params=query_pairs(params), paging=paging, total=total
+    )
+    return fhir_json(page)
 
 
 @router.get(f"{BASE_PATH}/metadata", response_class=FhirResponse)
@@ -67,22 +90,18 @@ def search_patients(request: Request, conn: Conn, client: Reader) -> Response:
         nhs_number=None if ident is None else search.nhs_number(ident),
         paging=paging,
     )
-    q.audit_reads(
+    entries = [resources.patient(r) for r in rows]
+    patient_ids = {r.id for r in rows}
+    return _searchset(
+        request,
         conn,
-        client_id=client.id,
-        patient_ids={r.id for r in rows},
-        interaction="search",
-        detail={"resource": "Patient"},
-    )
-    return fhir_json(
-        bundles.searchset(
-            [resources.patient(r) for r in rows],
-            base=base_url(request),
-            path="Patient",
-            params=query_pairs(params),
-            paging=paging,
-            total=total,
-        )
+        client,
+        path="Patient",
+        params=params,
+        entries=entries,
+        patient_ids=patient_ids,
+        paging=paging,
+        total=total,
     )
 
 
@@ -126,22 +145,18 @@ def search_encounters(request: Request, conn: Conn, client: Reader) -> Response:
         status=status,
         paging=paging,
     )
-    q.audit_reads(
+    entries = [resources.encounter(r) for r in rows]
+    patient_ids = {r.patient_id for r in rows}
+    return _searchset(
+        request,
         conn,
-        client_id=client.id,
-        patient_ids={r.patient_id for r in rows},
-        interaction="search",
-        detail={"resource": "Encounter"},
-    )
-    return fhir_json(
-        bundles.searchset(
-            [resources.encounter(r) for r in rows],
-            base=base_url(request),
-            path="Encounter",
-            params=query_pairs(params),
-            paging=paging,
-            total=total,
-        )
+        client,
+        path="Encounter",
+        params=params,
+        entries=entries,
+        patient_ids=patient_ids,
+        paging=paging,
+        total=total,
     )
 
 
@@ -204,22 +219,18 @@ def search_observations(request: Request, conn: Conn, client: Reader) -> Respons
         )
     }
     found = [observations.observation(rows[(d, m)], kind) for d, m, kind in keys if (d, m) in rows]
-    q.audit_reads(
+    entries = [o for o in found if o is not None]
+    patient_ids = {patient_id} if q.patient(conn, patient_id) else set()
+    return _searchset(
+        request,
         conn,
-        client_id=client.id,
-        patient_ids={patient_id} if q.patient(conn, patient_id) else set(),
-        interaction="search",
-        detail={"resource": "Observation"},
-    )
-    return fhir_json(
-        bundles.searchset(
-            [o for o in found if o is not None],
-            base=base_url(request),
-            path="Observation",
-            params=query_pairs(params),
-            paging=paging,
-            total=total,
-        )
+        client,
+        path="Observation",
+        params=params,
+        entries=entries,
+        patient_ids=patient_ids,
+        paging=paging,
+        total=total,
     )
 
 

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 import redis
@@ -179,9 +179,8 @@ class BatchCommitter:
     def _maintain_storage(self) -> None:
         """Keeps daily partitions ready for the whole late window (or checks the TimescaleDB policies)."""
         assert self.conn is not None
-        first_day = (self.now() - self.settings.ingest_late_window).date() - timedelta(days=1)
         with self.conn.transaction():
-            db.maintain_readings(self.conn, self.settings, first_day=first_day)
+            db.maintain_readings(self.conn, self.settings, now=self.now())
         self._maintained_at = time.monotonic()
 
     def _commit(self, conn: psycopg.Connection, request: StoreRequest) -> tuple[int, int, list[str]]:

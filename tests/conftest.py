@@ -12,7 +12,6 @@ import functools
 import logging
 import os
 from collections.abc import Iterator
-from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -131,8 +130,9 @@ def clean_db(test_services: EphemeralServices, settings: Settings) -> Iterator[p
             ).fetchall()
         ]
         _empty(conn, sorted(set(_DATA_TABLES) | set(extra)))
-        # From yesterday: just after midnight a test's readings of an hour ago belong to yesterday's partition.
-        db.maintain_readings(conn, settings, first_day=date.today() - timedelta(days=1))
+        # Every day a late reading may still arrive for, as ingest keeps them (a test's readings of an hour
+        # ago, just after midnight, belong to yesterday's partition).
+        db.maintain_readings(conn, settings)
         seed_wards(conn)
         yield conn
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib import resources
 
 import psycopg
 from yoyo import get_backend, read_migrations
 
 from vward.config import Settings
+from vward.partition_days import first_partition_day
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +49,24 @@ def storage_mode(conn: psycopg.Connection) -> str:
 _MAINTENANCE_LOCK = int.from_bytes(b"vwardmnt", "big") - (1 << 63)
 
 
-def maintain_readings(conn: psycopg.Connection, settings: Settings, *, first_day: date | None = None) -> None:
-    """Creates upcoming partitions and applies retention (or the TimescaleDB policies); safe to call often.
+def maintain_readings(
+    conn: psycopg.Connection, settings: Settings, *, now: datetime | None = None, first_day: date | None = None
+) -> None:
+    """Creates partitions from ``first_day`` (by default every day a late reading may still arrive for,
+    ``first_partition_day``) to the days ahead, and applies retention (or the TimescaleDB policies); safe to
+    call often.
 
     One caller at a time: ``CREATE TABLE IF NOT EXISTS`` does not see a partition another transaction is
     creating, so two ingest processes starting together made the same partition and the second failed
     with DuplicateTable. The lock is held to the end of the caller's transaction."""
+    if first_day is None:
+        first_day = first_partition_day(now or datetime.now(UTC), settings.ingest_late_window)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MAINTENANCE_LOCK,))
         conn.execute(
             "SELECT vward_maintain_readings(%(first)s, %(ahead)s, %(retention)s, %(compress)s)",
             {
-                "first": first_day or date.today(),
+                "first": first_day,
                 "ahead": settings.partitions_ahead_days,
                 "retention": settings.readings_retention_days,
                 "compress": settings.readings_compress_after_days,

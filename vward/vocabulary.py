@@ -1,5 +1,6 @@
 """The platform's closed vocabularies, defined once: vital signs with units and bounds, ACVPU, risk bands,
-alert statuses, triggers, response kinds, roles, device kinds, admission words and text limits.
+alert statuses, triggers, response kinds, roles, device kinds, admission words, hospital encounter classes
+and text limits.
 
 The database's CHECK constraints restate some of these (SQL cannot import Python);
 ``tests/integration/test_vocabulary_schema.py`` reads them from the live schema and fails on any drift.
@@ -134,6 +135,12 @@ class DischargeOutcome(StrEnum):
     DIED = "died"
     OTHER = "other"
 
+
+# A hospital admission's class (HL7 v3 ActCode), from a hospital's FHIR Encounter or recorded by hand, and
+# the word the UI shows for it (``hospital_admissions.encounter_class``, migration 0017).
+EncounterClass = Literal["IMP", "EMER"]
+ENCOUNTER_CLASSES: tuple[str, ...] = get_args(EncounterClass)
+ENCOUNTER_CLASS_WORDS: dict[str, str] = {"IMP": "inpatient", "EMER": "emergency"}
 
 SPO2_SCALES: tuple[int, ...] = (1, 2)  # NEWS2 SpO2 scale 1, or 2 for confirmed hypercapnic respiratory failure
 

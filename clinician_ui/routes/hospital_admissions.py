@@ -6,7 +6,7 @@ outcomes report's hospital readmissions. Roles: coordinators of the stay's ward.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -21,6 +21,7 @@ from clinician_ui.templating import render
 from fhir_r4 import hospital_admissions
 from fhir_r4.encounter_in import MAX_HOSPITAL, MAX_REASON, HospitalAdmission
 from fhir_r4.errors import Unprocessable
+from vward.vocabulary import ENCOUNTER_CLASS_WORDS, EncounterClass
 
 router = make_router("hospital admissions")
 
@@ -29,7 +30,7 @@ class HospitalAdmissionIn(StrictIn):
     admitted_on: Day
     hospital: Annotated[str, Field(min_length=1, max_length=MAX_HOSPITAL)]
     reason: Annotated[str, Field(max_length=MAX_REASON)] = ""
-    encounter_class: Literal["IMP", "EMER"] = "IMP"
+    encounter_class: EncounterClass = "IMP"
 
     @field_validator("hospital", "reason")
     @classmethod
@@ -65,7 +66,8 @@ def _discharged_stay(conn: Conn, admission_id: int, user: User) -> dict[str, Any
 @router.get("/patients/{admission_id}/hospital-admissions", include_in_schema=False)
 def hospital_admissions_page(admission_id: int, request: Request, conn: Conn, user: Coordinator) -> Response:
     stay = _discharged_stay(conn, admission_id, user)
-    context = {"stay": stay, "records": hospital_admissions.of_patient(conn, stay["patient_id"])}
+    records = hospital_admissions.of_patient(conn, stay["patient_id"])
+    context = {"stay": stay, "records": records, "class_words": ENCOUNTER_CLASS_WORDS}
     return render(request, "hospital_admissions.html", context)
 
 

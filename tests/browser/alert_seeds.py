@@ -11,24 +11,24 @@ from alerting.clocks import raise_missed_readings
 from alerting.raising import LatestSet, record_scores
 from readings.columns import AcceptedReading
 from readings.store import store_readings
+from tests.integration import seeding
 from tests.integration.ui_helpers import nhs
-from vward import db
 from vward.config import Settings
 
 
 def admit(
-    conn: psycopg.Connection, n: int, family: str, *, ward: str, admitted_at: datetime, born: date = date(1941, 5, 6)
+    conn: psycopg.Connection,
+    n: int,
+    family: str,
+    *,
+    ward: str,
+    admitted_at: datetime,
+    born: date = date(1941, 5, 6),
+    given: str = "Vik",
+    sex: str = "male",
 ) -> int:
-    """A patient (born 1941 unless said) admitted to ``ward`` at ``admitted_at``; returns the admission id."""
-    row = conn.execute(
-        "WITH p AS (INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth, sex)"
-        " VALUES (%s, 'Vik', %s, %s, 'male') RETURNING id)"
-        " INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
-        " SELECT p.id, w.id, 'step_up', %s FROM p, wards w WHERE w.code = %s RETURNING id",
-        (nhs(n), family, born, admitted_at, ward),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    """Vik (a man born 1941 unless said) admitted to ``ward`` at ``admitted_at``; returns the admission id."""
+    return seeding.admit(conn, nhs(n), family, given=given, born=born, sex=sex, ward=ward, admitted_at=admitted_at)
 
 
 def store(
@@ -70,7 +70,6 @@ def seed_single_parameter(conn: psycopg.Connection, settings: Settings, now: dat
 
 def seed_trend(conn: psycopg.Connection, settings: Settings, now: datetime) -> int:
     """Eight complete sets at 2 over the day, then two at 4 in the last hour: a sustained rise of 2."""
-    db.maintain_readings(conn, settings, first_day=(now - timedelta(days=2)).date())
     a = admit(conn, 3, "Trend", ward="frailty", admitted_at=now - timedelta(days=1))
     stored = [(now - timedelta(hours=h), 2) for h in range(2, 10)] + [(now - timedelta(minutes=m), 4) for m in (40, 0)]
     for at, total in stored:

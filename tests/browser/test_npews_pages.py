@@ -16,9 +16,8 @@ import psycopg
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from alerting.npews import CARER_QUESTION
-from tests.browser.alert_seeds import store
+from tests.browser.alert_seeds import admit, store
 from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
-from tests.integration.ui_helpers import nhs
 from vward.config import Settings
 
 __all__ = ["server"]  # the fixture, shared with test_ui_browser
@@ -28,17 +27,9 @@ PLAN = "Symptom control at home, no transfer to hospital"
 
 
 def admit_child(conn: psycopg.Connection, n: int, family: str, born: date) -> int:
-    """A child admitted to the children's virtual ward an hour ago; returns the admission id."""
-    row = conn.execute(
-        "WITH p AS (INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth, sex)"
-        " VALUES (%s, 'Mia', %s, %s, 'female') RETURNING id)"
-        " INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
-        " SELECT p.id, w.id, 'step_up', now() - interval '1 hour' FROM p, wards w WHERE w.code = 'paediatric'"
-        " RETURNING id",
-        (nhs(n), family, born),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    """Mia, a girl admitted to the children's virtual ward an hour ago; returns the admission id."""
+    admitted_at = datetime.now(UTC) - timedelta(hours=1)
+    return admit(conn, n, family, ward="paediatric", admitted_at=admitted_at, born=born, given="Mia", sex="female")
 
 
 def open_alert(conn: psycopg.Connection, admission_id: int) -> int:

@@ -18,18 +18,15 @@ import http_ece
 import psycopg
 import pytest
 import redis
-import uvicorn
 from playwright.sync_api import Browser, expect
 
 from alerting.push import ensure_vapid_key
-from clinician_ui.app import create_app
 from tests.browser.test_ui_browser import SHOTS, sign_in
 from tests.integration.hub_processes import hubs, make_due, open_alerts, reminders, wait_beating, wait_for, wait_until
 from tests.integration.test_web_push import PushService, push_service, subscribe
-from tests.integration.ui_helpers import seed_users
+from tests.integration.ui_helpers import seed_users, served
 from vward import heartbeat
 from vward.config import Settings
-from vward.ephemeral import free_port
 
 __all__ = ["push_service"]  # the fixture, shared with test_web_push
 STALE_S = 4.0  # the banner's threshold here (default 30 s)
@@ -55,15 +52,8 @@ def cfg(settings: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture
 def web(clean_db: psycopg.Connection, cfg: Settings) -> Iterator[str]:
     seed_users(clean_db)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(30)
+    with served(cfg) as base:
+        yield base
 
 
 @pytest.fixture

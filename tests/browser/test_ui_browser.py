@@ -7,7 +7,6 @@ Screenshots go to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,17 +14,14 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
 from alerting.outbox import publish_pending
-from clinician_ui.app import create_app
 from readings.columns import AcceptedReading
 from readings.store import store_readings
 from tests.browser.conftest import ARGS as ARGS  # for browser tests that start Playwright themselves
-from tests.integration.ui_helpers import nhs, seed_users
+from tests.integration.ui_helpers import nhs, seed_users, served
 from vward.config import Settings
-from vward.ephemeral import free_port
 from vward.seed import DEMO_PASSWORD
 
 SHOTS = Path("test-artifacts/screenshots")
@@ -34,19 +30,8 @@ SHOTS = Path("test-artifacts/screenshots")
 @pytest.fixture
 def server(clean_db: psycopg.Connection, settings: Settings) -> Iterator[str]:
     seed_users(clean_db)
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=10
-        )
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(30)
+    with served(settings, timeout_graceful_shutdown=10) as base:
+        yield base
 
 
 def sign_in(page: Page, base: str, username: str) -> None:

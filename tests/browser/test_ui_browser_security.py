@@ -7,29 +7,18 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from clinician_ui.app import create_app
 from tests.browser.test_ui_browser import sign_in
-from tests.integration.ui_helpers import admit_body, seed_users
+from tests.integration.ui_helpers import admit_body, seed_users, served
 from vward.config import Settings
-from vward.ephemeral import free_port
 
 
 @pytest.fixture
 def server(clean_db: psycopg.Connection, settings: Settings) -> Iterator[str]:
-    import threading
-
     seed_users(clean_db)
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{srv.config.port}"
-    srv.should_exit = True
-    thread.join(30)
+    with served(settings) as base:
+        yield base
 
 
 def _watch(page: Page, violations: list[str]) -> Page:

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import date, datetime
 
 import psycopg
 
 from alerting.raising import LatestSet
+from tests.integration import seeding
 from vward.nhs_number import random_valid
 
 _rng = random.Random(20250301)
 
 
 def admit(conn: psycopg.Connection, *, ward: str = "frailty", admitted_at: datetime) -> int:
-    patient = conn.execute(
-        "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-        " VALUES (%s, 'Ada', 'Jones', '1940-01-01') RETURNING id",
-        (random_valid(_rng),),
-    ).fetchone()
-    assert patient is not None
-    row = conn.execute(
-        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
-        " SELECT %s, id, 'step_up', %s FROM wards WHERE code = %s RETURNING id",
-        (patient[0], admitted_at, ward),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    """A patient with a random valid NHS number on an open stay; returns the admission id."""
+    return seeding.admit(conn, random_valid(_rng), "Jones", born=date(1940, 1, 1), ward=ward, admitted_at=admitted_at)
 
 
 def clinician(

@@ -8,7 +8,6 @@ import psycopg
 
 from alerting.raising import record_scores
 from tests.integration.alert_helpers import admit, events, scored
-from vward import db
 from vward.config import Settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -73,7 +72,6 @@ def _store_reading(conn: psycopg.Connection, admission_id: int, at: datetime, to
 
 
 def test_trend_from_the_stored_baseline(clean_db: psycopg.Connection, settings: Settings) -> None:
-    db.maintain_readings(clean_db, settings, first_day=(NOW - timedelta(days=2)).date())
     rising, steady, short, blip = (admit(clean_db, admitted_at=NOW - timedelta(days=2)) for _ in range(4))
     for hours in range(2, 10):  # eight complete readings at total 1 in the 24 h before the last hour
         for adm in (rising, steady, blip):

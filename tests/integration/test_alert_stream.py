@@ -5,7 +5,6 @@ than redis-py's 5 s socket timeout) has no reconnect and logs no error, and a re
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 
@@ -13,13 +12,11 @@ import httpx
 import psycopg
 import pytest
 import redis
-import uvicorn
 
-from clinician_ui.app import create_app
-from tests.integration.ui_helpers import seed_users, ward_id
+from tests.integration.ui_helpers import seed_users, served, ward_id
 from vward import services
 from vward.config import Settings
-from vward.ephemeral import EphemeralServices, free_port
+from vward.ephemeral import EphemeralServices
 from vward.seed import DEMO_PASSWORD
 
 HOLD_S = 60.0
@@ -29,16 +26,8 @@ READ_TIMEOUT = httpx.Timeout(10.0, read=30.0)  # generous: a keepalive comes eve
 @pytest.fixture
 def server(clean_db: psycopg.Connection, settings: Settings) -> Iterator[str]:
     seed_users(clean_db)
-    port = free_port()
-    app = create_app(settings.model_copy(update={"stream_session_recheck_s": 1.0}))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(30)
+    with served(settings.model_copy(update={"stream_session_recheck_s": 1.0})) as base:
+        yield base
 
 
 @pytest.fixture

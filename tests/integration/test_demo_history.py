@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 
 from device_sim.history import backfill_history
 from tests.integration.mqtt_helpers import admit_patients, count
-from vward import db
 from vward.config import Settings
 
 
 def test_backfill_stores_scored_history_without_alerts(settings: Settings, clean_db: psycopg.Connection) -> None:
     now = datetime.now(UTC)
-    db.maintain_readings(clean_db, settings, first_day=(now - timedelta(days=2)).date())
     kits = admit_patients(clean_db, settings, 3, ward_code="palliative")
     stored = backfill_history(clean_db, settings, now=now, days=0.5)
     assert stored == count(clean_db, "SELECT count(*) FROM readings") > 0

@@ -8,15 +8,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.ui_helpers import app_client, seed_users, sign_in
+from tests.integration.ui_helpers import signed_in
 from vward.config import Settings
 
 
 @pytest.fixture
 def admin(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "admin")
+    with signed_in(clean_db, settings, "admin") as client:
         yield client
 
 

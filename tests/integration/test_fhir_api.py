@@ -5,7 +5,7 @@ end-of-stay export, audit of every read, and bad input as an OperationOutcome 4x
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fhir_checks import check_observation, validate
-from tests.integration.ui_helpers import app_client, nhs, seed_users, sign_in
+from tests.integration import seeding
+from tests.integration.ui_helpers import app_client, nhs, sign_in, signed_in
 from vward import db
 from vward.config import Settings
 
@@ -49,26 +50,18 @@ def stay(clean_db: psycopg.Connection, settings: Settings) -> dict[str, int]:
     """One patient with a finished and an ongoing stay; the ongoing one has an oximeter and a thermometer."""
     conn = clean_db
     db.maintain_readings(conn, settings, first_day=(DAY - timedelta(days=20)).date())
-    pid = conn.execute(
-        "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-        " VALUES (%s, 'Ada', 'Lovelace', '1940-02-03') RETURNING id",
-        (nhs(11),),
-    ).fetchone()[0]  # type: ignore[index]
-    old = conn.execute(
-        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at, discharged_at, discharge_outcome)"
-        " SELECT %s, id, 'step_down', %s, %s, 'recovered_at_home' FROM wards WHERE code = 'resp-copd' RETURNING id",
-        (pid, DAY - timedelta(days=15), DAY - timedelta(days=10)),
-    ).fetchone()[0]  # type: ignore[index]
-    now = conn.execute(
-        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
-        " SELECT %s, id, 'step_up', %s FROM wards WHERE code = 'frailty' RETURNING id",
-        (pid, DAY - timedelta(days=2)),
-    ).fetchone()[0]  # type: ignore[index]
-    for dev, kind in (("ox-fhir-1", "pulse_oximeter"), ("th-fhir-1", "thermometer")):
-        conn.execute(
-            "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id) VALUES (%s, %s, 'S', 'x', %s)",
-            (dev, kind, now),
-        )
+    pid = seeding.patient(conn, nhs(11), "Lovelace", born=date(1940, 2, 3))
+    old = seeding.stay(
+        conn,
+        pid,
+        ward="resp-copd",
+        source="step_down",
+        admitted_at=DAY - timedelta(days=15),
+        discharged_at=DAY - timedelta(days=10),
+        outcome="recovered_at_home",
+    )
+    now = seeding.stay(conn, pid, admitted_at=DAY - timedelta(days=2))
+    seeding.devices(conn, now, [("ox-fhir-1", "pulse_oximeter"), ("th-fhir-1", "thermometer")])
     # th at 10:00 (temp), ox at 10:05 (spo2, hr, rr, on air) completing an incomplete set, then 12:00 (child none)
     insert_reading(conn, now, "th-fhir-1", DAY, temp=37.9, news2_total=1, news2_complete=False,
                    news2_risk="low", subs=(None, None, None, None, None, None, 1))  # fmt: skip
@@ -85,9 +78,7 @@ def stay(clean_db: psycopg.Connection, settings: Settings) -> dict[str, int]:
 
 @pytest.fixture
 def admin(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "admin")
+    with signed_in(clean_db, settings, "admin") as client:
         yield client
 
 

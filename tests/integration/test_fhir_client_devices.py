@@ -5,7 +5,6 @@ which is for bad readings from legitimate sources) and written to the audit log.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,14 +12,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
-from clinician_ui.app import create_app
 from tests.fhir_bundles import bundle, quantity
 from tests.fhir_checks import validate
-from tests.integration.ui_helpers import nhs, seed_users
+from tests.integration import seeding
+from tests.integration.ui_helpers import nhs, seed_users, served
 from vward.config import Settings
-from vward.ephemeral import free_port
 from vward.seed import DEMO_PASSWORD
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -32,29 +29,10 @@ T2 = NOW - timedelta(minutes=10)
 def server(clean_db: psycopg.Connection, settings: Settings) -> Iterator[str]:
     """The web app on a real socket; a patient on the frailty ward with a pulse oximeter and a BP cuff."""
     seed_users(clean_db)
-    pid = clean_db.execute(
-        "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-        " VALUES (%s, 'Ada', 'Bound', '1950-01-01') RETURNING id",
-        (nhs(41),),
-    ).fetchone()[0]  # type: ignore[index]
-    adm = clean_db.execute(
-        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
-        " SELECT %s, id, 'step_up', %s FROM wards WHERE code = 'frailty' RETURNING id",
-        (pid, NOW - timedelta(days=1)),
-    ).fetchone()[0]  # type: ignore[index]
-    for dev, kind in (("ox-b-1", "pulse_oximeter"), ("bp-b-1", "bp_cuff")):
-        clean_db.execute(
-            "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id) VALUES (%s, %s, 'S', 'x', %s)",
-            (dev, kind, adm),
-        )
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{srv.config.port}"
-    srv.should_exit = True
-    thread.join(30)
+    adm = seeding.admit(clean_db, nhs(41), "Bound", admitted_at=NOW - timedelta(days=1))
+    seeding.devices(clean_db, adm, [("ox-b-1", "pulse_oximeter"), ("bp-b-1", "bp_cuff")])
+    with served(settings) as base:
+        yield base
 
 
 @pytest.fixture

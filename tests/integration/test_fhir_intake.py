@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.fhir_bundles import acvpu, air_or_oxygen, blood_pressure, bundle, quantity
 from tests.fhir_checks import validate
+from tests.integration import seeding
 from tests.integration.test_fhir_api import issue, token
 from tests.integration.ui_helpers import app_client, nhs, seed_users, sign_in
 from vward.config import Settings
@@ -25,23 +26,10 @@ T3 = NOW - timedelta(minutes=10)
 
 @pytest.fixture
 def admission(clean_db: psycopg.Connection) -> int:
-    pid = clean_db.execute(
-        "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-        " VALUES (%s, 'Ada', 'Vendor', '1950-01-01') RETURNING id",
-        (nhs(21),),
-    ).fetchone()[0]  # type: ignore[index]
-    adm = clean_db.execute(
-        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at)"
-        " SELECT %s, id, 'step_up', %s FROM wards WHERE code = 'frailty' RETURNING id",
-        (pid, NOW - timedelta(days=1)),
-    ).fetchone()[0]  # type: ignore[index]
-    for dev, kind in (("ox-in-1", "pulse_oximeter"), ("bp-in-1", "bp_cuff"), ("th-in-1", "thermometer"),
-                      ("ci-in-1", "checkin")):  # fmt: skip
-        clean_db.execute(
-            "INSERT INTO devices (id, kind, serial, mqtt_password_hash, admission_id) VALUES (%s, %s, 'S', 'x', %s)",
-            (dev, kind, adm),
-        )
-    return int(adm)
+    adm = seeding.admit(clean_db, nhs(21), "Vendor", admitted_at=NOW - timedelta(days=1))
+    kit = [("ox-in-1", "pulse_oximeter"), ("bp-in-1", "bp_cuff"), ("th-in-1", "thermometer"), ("ci-in-1", "checkin")]
+    seeding.devices(clean_db, adm, kit)
+    return adm
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from clinician_ui import reports as rp
 from clinician_ui.queries import reports as q
 from tests.fhir_checks import validate
+from tests.integration import seeding
 from tests.integration.test_fhir_api import issue, token
-from tests.integration.ui_helpers import app_client, nhs, seed_users, sign_in
+from tests.integration.ui_helpers import app_client, nhs, sign_in, signed_in
 from vward.config import Settings
 
 LONDON = ZoneInfo("Europe/London")
@@ -31,27 +32,21 @@ def stays(clean_db: psycopg.Connection) -> dict[str, int]:
     """Patient 1 left the frailty ward 20 days ago; patient 2 is still on it."""
     out: dict[str, int] = {}
     for n, discharged in ((1, DISCHARGED), (2, None)):
-        pid = clean_db.execute(
-            "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-            " VALUES (%s, 'Ada', 'Hospital', '1944-04-04') RETURNING id",
-            (nhs(300 + n),),
-        ).fetchone()[0]  # type: ignore[index]
-        out[f"patient{n}"] = int(pid)
-        out[f"stay{n}"] = int(
-            clean_db.execute(  # type: ignore[index]
-                "INSERT INTO admissions (patient_id, ward_id, source, admitted_at, discharged_at, discharge_outcome)"
-                " SELECT %s, id, 'step_up', %s, %s, %s FROM wards WHERE code = 'frailty' RETURNING id",
-                (pid, NOW - timedelta(days=30), discharged, "recovered_at_home" if discharged else None),
-            ).fetchone()[0]
+        pid = seeding.patient(clean_db, nhs(300 + n), "Hospital", born=date(1944, 4, 4))
+        out[f"patient{n}"] = pid
+        out[f"stay{n}"] = seeding.stay(
+            clean_db,
+            pid,
+            admitted_at=NOW - timedelta(days=30),
+            discharged_at=discharged,
+            outcome="recovered_at_home" if discharged else None,
         )
     return out
 
 
 @pytest.fixture
 def admin(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "admin")
+    with signed_in(clean_db, settings, "admin") as client:
         yield client
 
 
@@ -166,9 +161,7 @@ def test_the_encounter_door_needs_its_own_scope(admin: TestClient, stays: dict[s
 
 @pytest.fixture
 def coordinator(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+    with signed_in(clean_db, settings, "coordinator") as client:
         yield client
 
 

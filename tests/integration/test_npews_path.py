@@ -11,7 +11,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in
+from tests.integration.ui_helpers import admit_body, signed_in
 from vward.config import Settings
 
 INFANT_DETERIORATING = {"rr": 72, "spo2": 90, "hr": 185, "on_oxygen": False, "sbp": 80, "crt": 1.5}
@@ -19,9 +19,7 @@ INFANT_DETERIORATING = {"rr": 72, "spo2": 90, "hr": 185, "on_oxygen": False, "sb
 
 @pytest.fixture
 def nurse(clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+    with signed_in(clean_db, settings, "coordinator") as client:
         yield client
 
 

@@ -11,7 +11,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from tests.integration.test_npews_path import INFANT_DETERIORATING, admit_child, observe, queue
-from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in
+from tests.integration.ui_helpers import admit_body, signed_in
 from vward.config import Settings
 
 PLAN = "Symptom control at home, no transfer to hospital"
@@ -20,9 +20,7 @@ DETERIORATING = {"rr": 30, "spo2": 85, "on_oxygen": True, "sbp": 88, "hr": 135, 
 
 @pytest.fixture
 def nurse(clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+    with signed_in(clean_db, settings, "coordinator") as client:
         yield client
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from readings.errors import ReadingRefused
 from readings.path import accept_reading
 from readings.validation import Refusal
-from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in
+from tests.integration.ui_helpers import admit_body, signed_in
 from vward.config import Settings
 
 SHORT_WINDOW = timedelta(minutes=30)
@@ -22,9 +22,7 @@ SHORT_WINDOW = timedelta(minutes=30)
 
 @pytest.fixture
 def nurse(clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings.model_copy(update={"ingest_late_window": SHORT_WINDOW})) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+    with signed_in(clean_db, settings.model_copy(update={"ingest_late_window": SHORT_WINDOW}), "coordinator") as client:
         yield client
 
 

@@ -15,7 +15,7 @@ from vward.config import Settings
 def test_a_second_maintainer_waits_for_the_first_instead_of_failing_on_its_new_partition(
     settings: Settings, clean_db: psycopg.Connection
 ) -> None:
-    first_day = date.today() - timedelta(days=30)  # no partition yet: clean_db keeps from yesterday on
+    first_day = date.today() - timedelta(days=30)  # no partition yet: clean_db keeps only the late window on
     partition = f"readings_{first_day:%Y%m%d}"
     if db.storage_mode(clean_db) == "timescaledb":
         partition = ""  # chunks are TimescaleDB's: only the two calls' success is checked

@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 
 from clinician_ui import reports as rp
 from clinician_ui.queries import reports as q
-from tests.integration.ui_helpers import app_client, nhs, seed_users, sign_in
+from tests.integration import seeding
+from tests.integration.ui_helpers import app_client, nhs, sign_in, signed_in
 from vward import db, services
 from vward.config import Settings
 
@@ -39,11 +40,7 @@ def at(day: float, hour: float = 12, minutes: float = 0) -> datetime:
 
 
 def _patient(conn: psycopg.Connection, n: int) -> int:
-    return conn.execute(  # type: ignore[index, no-any-return]
-        "INSERT INTO patients (nhs_number, given_name, family_name, date_of_birth)"
-        " VALUES (%s, 'Ada', 'Report', '1945-05-05') RETURNING id",
-        (nhs(100 + n),),
-    ).fetchone()[0]
+    return seeding.patient(conn, nhs(100 + n), "Report", born=date(1945, 5, 5))
 
 
 def _stay(
@@ -55,11 +52,10 @@ def _stay(
     discharged: datetime | None = None,
     outcome: str | None = None,
 ) -> int:
-    return conn.execute(  # type: ignore[index, no-any-return]
-        "INSERT INTO admissions (patient_id, ward_id, source, admitted_at, discharged_at, discharge_outcome)"
-        " SELECT %s, id, %s, %s, %s, %s FROM wards WHERE code = %s RETURNING id",
-        (patient, source, admitted, discharged, outcome, ward),
-    ).fetchone()[0]
+    """A stay in the compact order of the table below."""
+    return seeding.stay(
+        conn, patient, ward=ward, source=source, admitted_at=admitted, discharged_at=discharged, outcome=outcome
+    )
 
 
 def _alert(
@@ -154,10 +150,7 @@ def fixture(clean_db: psycopg.Connection, settings: Settings) -> dict[str, int]:
         )
 
     # b3 (resp-copd, a reading expected every 240 min) for 24 h: six intervals from D0+15 12:00
-    for dev, kind in (("ox-rep-1", "pulse_oximeter"), ("th-rep-1", "thermometer")):
-        conn.execute(
-            "INSERT INTO devices (id, kind, serial, mqtt_password_hash) VALUES (%s, %s, 'S', 'x')", (dev, kind)
-        )
+    seeding.devices(conn, None, [("ox-rep-1", "pulse_oximeter"), ("th-rep-1", "thermometer")])
     for dev, when in (
         ("ox-rep-1", at(15, 13)),  # interval 1
         ("ox-rep-1", at(15, 14)),  # interval 1 again
@@ -405,9 +398,7 @@ EXPECTED_SITREP = {
 
 @pytest.fixture
 def coordinator(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+    with signed_in(clean_db, settings, "coordinator") as client:
         yield client
 
 

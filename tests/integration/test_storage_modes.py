@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -17,6 +17,7 @@ import pytest
 from vward import db, services
 from vward.config import Settings
 from vward.ephemeral import free_port
+from vward.partition_days import first_partition_day
 
 
 @pytest.fixture(params=["partitioned", "timescaledb"])
@@ -85,6 +86,25 @@ def test_partitions_are_made_ahead_and_dropped_after_retention(fresh_database: t
         )
         db.maintain_readings(conn, settings)
         assert conn.execute("SELECT to_regclass('readings_20000101')").fetchone() == (None,)
+
+
+def test_by_default_partitions_reach_back_over_the_late_window(fresh_database: tuple[str, Settings]) -> None:
+    """``vward migrate``, ingest and the tests' clean database all keep partitions this far back."""
+    mode, settings = fresh_database
+    if mode != "partitioned":
+        pytest.skip("daily partitions are the plain-PostgreSQL mode")
+    db.migrate(settings)
+    now = datetime.now(UTC)
+    with db.connect(settings) as conn:
+        db.maintain_readings(conn, settings, now=now)
+        first = first_partition_day(now, settings.ingest_late_window)
+        assert conn.execute("SELECT to_regclass(%s)", (f"readings_{first:%Y%m%d}",)).fetchone() != (None,)
+        # The oldest reading any door still accepts has a partition to go to.
+        conn.execute(
+            "INSERT INTO readings (measured_at, device_id, admission_id, received_at, news2_total, news2_complete,"
+            " news2_risk) VALUES (%s, 'wr-000001', 1, %s, 0, false, 'low')",
+            (now - settings.ingest_late_window, now),
+        )
 
 
 def test_timescaledb_hypertable_with_compression_and_retention(fresh_database: tuple[str, Settings]) -> None:

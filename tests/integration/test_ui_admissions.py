@@ -13,15 +13,13 @@ from fastapi.testclient import TestClient
 from alerting.clocks import run_clocks
 from alerting.raising import record_scores
 from tests.integration.alert_helpers import events, scored
-from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in, ward_id
+from tests.integration.ui_helpers import admit_body, app_client, sign_in, signed_in, ward_id
 from vward.config import Settings
 
 
 @pytest.fixture
 def coordinator(clean_db: psycopg.Connection, settings: Settings) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+    with signed_in(clean_db, settings, "coordinator") as client:
         yield client
 
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from tests.integration.ui_helpers import admit_body, app_client, seed_users, sign_in
+from tests.integration.ui_helpers import admit_body, app_client, sign_in, signed_in
 from vward.config import Settings
 
 DETERIORATING = {
@@ -26,9 +26,7 @@ DETERIORATING = {
 
 @pytest.fixture
 def coordinator(clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis) -> Iterator[TestClient]:
-    seed_users(clean_db)
-    with app_client(settings) as client:
-        client.headers["X-CSRF-Token"] = sign_in(client, "coordinator")
+    with signed_in(clean_db, settings, "coordinator") as client:
         yield client
 
 

@@ -8,7 +8,6 @@ import re
 import psycopg
 
 from alerting import dead_letters, npews
-from fhir_r4 import encounter_in
 from vward import db
 from vward import vocabulary as v
 from vward.config import Settings
@@ -30,7 +29,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("dead_letters", "kind"): set(dead_letters.KINDS),
     ("dead_letters", "status"): {"failing", "parked", "retried", "dismissed"},
     ("signin_throttle", "scope"): {"account", "address"},
-    ("hospital_admissions", "encounter_class"): set(encounter_in.CLASSES),
+    ("hospital_admissions", "encounter_class"): set(v.ENCOUNTER_CLASSES),
 }
 # Column CHECKs on readings that only the partitioned table has (TimescaleDB before 2.19 refuses them on a
 # compressed hypertable; migration 0013).

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
+import uvicorn
 from fastapi.testclient import TestClient
 
 from clinician_ui.app import create_app
 from vward.config import Settings
+from vward.ephemeral import free_port
 from vward.nhs_number import check_digit
 from vward.seed import DEMO_PASSWORD, seed_demo_users
 
@@ -19,6 +23,24 @@ from vward.seed import DEMO_PASSWORD, seed_demo_users
 def app_client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@contextmanager
+def served(settings: Settings, **config: Any) -> Iterator[str]:
+    """The app under uvicorn on a free port in a thread, for a browser, an SSE reader or an HTTP client;
+    yields its base URL. ``config``: more ``uvicorn.Config`` options."""
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning", **config)
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        thread.join(0.05)
+    try:
+        yield f"http://127.0.0.1:{srv.config.port}"
+    finally:
+        srv.should_exit = True
+        thread.join(30)
 
 
 def sign_in(client: TestClient, username: str) -> str:
@@ -31,6 +53,15 @@ def sign_in(client: TestClient, username: str) -> str:
 
 def seed_users(conn: psycopg.Connection) -> None:
     seed_demo_users(conn)
+
+
+@contextmanager
+def signed_in(conn: psycopg.Connection, settings: Settings, username: str) -> Iterator[TestClient]:
+    """The app signed in as one of the demo users (seeded first), its CSRF token sent on every request."""
+    seed_users(conn)
+    with app_client(settings) as client:
+        client.headers["X-CSRF-Token"] = sign_in(client, username)
+        yield client
 
 
 def nhs(n: int) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from fhir_r4.encounter_in import decode
 from fhir_r4.errors import BadRequest
+from vward.vocabulary import ENCOUNTER_CLASS_WORDS, ENCOUNTER_CLASSES
 
 NHS_NUMBER = "9990000077"  # a valid check digit
 
@@ -63,3 +64,11 @@ def test_a_date_alone_is_that_day_and_the_reason_is_optional() -> None:
 def test_malformed_encounters_name_the_element(changes: dict[str, Any], names: str) -> None:
     with pytest.raises(BadRequest, match=names):
         decode(_encounter(**changes))
+
+
+def test_every_encounter_class_is_accepted_and_has_a_word_for_the_ui() -> None:
+    """The FHIR door and the clinician's form take their classes from one vocabulary."""
+    assert set(ENCOUNTER_CLASS_WORDS) == set(ENCOUNTER_CLASSES)
+    for code in ENCOUNTER_CLASSES:
+        klass = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code}
+        assert decode(_encounter(**{"class": klass})).admission.encounter_class == code
