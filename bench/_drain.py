@@ -105,6 +105,7 @@ def truncate(settings: Settings) -> None:
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM, a grace period (an ingest commits its open batch), then SIGKILL for whatever still runs."""
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -113,3 +114,4 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()

@@ -27,7 +27,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 import click
 import psycopg
 
+from bench import _drain as drain
 from bench._load import LoadSummary, Prober
 from device_sim.fleet import register_synthetic_fleet
 from vward import services
@@ -46,7 +46,6 @@ from vward.config import Settings
 from vward.ephemeral import ephemeral_cluster, ephemeral_services, free_port, settings_env
 from vward.seed import DEVICE_KINDS, device_id, seed_demo_patients, seed_demo_users, seed_wards
 
-VWARD = str(Path(sys.executable).with_name("vward"))
 PROBE = {"rr": 30, "spo2": 85, "on_oxygen": False, "sbp": 85, "hr": 140, "temp": 39.6, "consciousness": "V"}
 LLR_TARGET_P99_S = 0.1  # group commit: an idle writer takes a lone reading at once
 FLEET_TARGET_P99_S = 1.0
@@ -81,19 +80,6 @@ def count(settings: Settings, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM, a grace period, then SIGKILL for whatever is still running."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def start_ingest(settings: Settings, logs: Path, n: int, procs: list[subprocess.Popen[bytes]]) -> None:
     """Starts ``n`` ingest processes and waits for each to report itself connected to the broker."""
     shared = n > 1 and settings.broker == "mosquitto"
@@ -101,7 +87,7 @@ def start_ingest(settings: Settings, logs: Path, n: int, procs: list[subprocess.
         with (logs / f"ingest-{i}.log").open("wb") as log:
             procs.append(
                 subprocess.Popen(
-                    [VWARD, "--log-level", "WARNING", "ingest", "--index", str(i)],
+                    [drain.VWARD, "--log-level", "WARNING", "ingest", "--index", str(i)],
                     # On Mosquitto several processes share the readings only on $share (an opt-in: not
                     # restart-safe); on RabbitMQ they are competing consumers of the one queue.
                     env={**settings_env(settings), **({"VWARD_MQTT_SHARED_GROUP": "ingest"} if shared else {})},
@@ -191,7 +177,7 @@ def run_phase(
             stored_at_end = count(settings, "SELECT count(*) FROM readings")
         summary = json.loads(load.stdout.read() or b"null")
     finally:
-        stop([load])
+        drain.stop([load])
         devices_file.unlink()
     if not summary:
         raise click.ClickException(f"load generator gave no summary; see {logs}")
@@ -332,7 +318,7 @@ def main(
         finally:
             if prober is not None:
                 prober.close()
-            stop(procs)
+            drain.stop(procs)
             broker_log = services.mosquitto_dir(svc.base) / "mosquitto.log"
             if broker_log.exists():
                 shutil.copy(broker_log, logs)
