@@ -52,8 +52,16 @@ def start_cluster(settings: Settings) -> Settings:
     """Starts (or finds running) the local three-node cluster, declares its queue and service accounts
     before any device account exists, and returns the settings that point every process at it."""
     base, first = settings.state_dir.resolve() / "rabbitmq", settings.local_cluster_port
+    tls_port = settings.mqtt_tls_port
     ports = [
-        rabbitmq_cluster.NodePorts(first + 10 * i, settings.mqtt_port + i, first + 1 + 10 * i, first + 2 + 10 * i)
+        rabbitmq_cluster.NodePorts(
+            amqp=first + 10 * i,
+            mqtt=settings.mqtt_port + i,
+            http=first + 1 + 10 * i,
+            dist=first + 2 + 10 * i,
+            mqtts=tls_port + i if tls_port else 0,
+            amqps=first + 3 + 10 * i,
+        )
         for i in range(rabbitmq_cluster.NODES)
     ]
     cluster = rabbitmq_cluster.plan(base, ports, first + 28)
@@ -73,6 +81,13 @@ def start_cluster(settings: Settings) -> Settings:
     )
     provision(management, clustered)
     return clustered
+
+
+def cluster_tls(settings: Settings) -> str:
+    """Where the local cluster listens over TLS, and the CA that signed its certificate."""
+    cluster = rabbitmq_cluster.Cluster.load(settings.state_dir.resolve() / "rabbitmq")
+    assert cluster is not None
+    return f"MQTT {cluster.mqtts_endpoints or 'none'}; AMQP {cluster.amqps_endpoints}; CA {cluster.tls.ca}"
 
 
 def cluster_env(settings: Settings) -> dict[str, str]:
@@ -214,6 +229,7 @@ def up_command(occupancy: float, cluster: bool) -> None:
     if cluster:
         start_processes(settings, env=cluster_env(settings), processes=CLUSTER_PROCESSES)
         click.echo(f"RabbitMQ cluster: MQTT {settings.mqtt_endpoints}; AMQP {settings.amqp_endpoints}")
+        click.echo(f"  over TLS: {cluster_tls(settings)}")
     else:
         start_processes(settings)
     click.echo(f"\nvward is up (readings storage: {mode}; {admitted} new demo patients admitted).")

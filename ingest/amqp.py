@@ -8,11 +8,12 @@ delivery tag of each committed batch (batches commit in delivery order). If the 
 hands its unacknowledged deliveries to the other consumers at once, flagged redelivered; the unique key
 on (device, measurement time) makes them harmless.
 
-The prefetch is the batch limit, so the open batch and the one being committed are bounded by it, and a
-full batch waits for a busy writer without blocking this loop: pika's heartbeats (``VWARD_AMQP_HEARTBEAT_S``;
-a dead host is found only by them) go on. A lost node moves ingest to the next endpoint of
-``VWARD_AMQP_ENDPOINTS``. A missing queue is refused at start: ingest never consumes a queue that the
-cluster's setup has not declared (with its replicas) and bound.
+The prefetch is the batch limit, so the open batch and the one being committed are bounded by it, and a full
+batch waits for a busy writer without blocking this loop: pika's heartbeats (``VWARD_AMQP_HEARTBEAT_S``; a
+dead host is found only by them) go on. A lost node moves ingest to the next endpoint of
+``VWARD_AMQP_ENDPOINTS``; ``VWARD_AMQP_TLS`` encrypts the connections (``vward.mqtt_client.tls_context``). A
+missing queue is refused at start: ingest never consumes a queue that the cluster's setup has not declared
+(with its replicas) and bound.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pika.spec import Basic, BasicProperties
 
 from ingest.metrics import BROKER, IngestMetrics
 from ingest.pipeline import Batch, Message, Pipeline, utc_now
-from vward import endpoints
+from vward import endpoints, mqtt_client
 from vward.config import Settings
 from vward.rabbitmq import topic_from_routing_key
 
@@ -63,6 +64,7 @@ def connection_parameters(settings: Settings, endpoint: endpoints.Endpoint, name
         stack_timeout=15,
         blocked_connection_timeout=60,
         client_properties={"connection_name": name},
+        ssl_options=pika.SSLOptions(mqtt_client.tls_context(settings), endpoint.host) if settings.amqp_tls else None,
     )
 
 

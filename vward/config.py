@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     amqp_queue: str = "vward.readings"
     # pika's default takes the server's 60 s, which finds a dead host far too late.
     amqp_heartbeat_s: int = Field(default=10, ge=1)
+    # Ingest's AMQP connections over TLS (the nodes' listeners.ssl), trusting mqtt_tls_ca_file and presenting
+    # mqtt_tls_cert_file/key_file like the MQTT clients: the broker's CA serves both of its protocols.
+    amqp_tls: bool = False
     # Device accounts, their permissions and the queue are managed through the management HTTP API
     # (rabbitmq_management plugin), not rabbitmqctl: a web host of a real deployment has no Erlang cookie.
     # Each URL is one node's API (http://host:15672); the first that answers is used. The account is the

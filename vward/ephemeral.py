@@ -96,6 +96,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "VWARD_AMQP_ENDPOINTS": settings.amqp_endpoints,
         "VWARD_AMQP_QUEUE": settings.amqp_queue,
         "VWARD_AMQP_HEARTBEAT_S": str(settings.amqp_heartbeat_s),
+        "VWARD_AMQP_TLS": str(settings.amqp_tls).lower(),
         "VWARD_RABBITMQ_MANAGEMENT_URLS": settings.rabbitmq_management_urls,
         "VWARD_MQTT_ADMIN_PASSWORD": settings.mqtt_admin_password,
     }
@@ -113,7 +114,7 @@ def ephemeral_cluster(settings: Settings, base: Path) -> Iterator[EphemeralClust
     """A three-node RabbitMQ cluster on free ports under ``base`` (private to the caller), its queue and
     service accounts set up; stopped and removed on exit. Node names are random, so clusters of parallel
     test sessions never meet (they share the machine's epmd)."""
-    ports = [rabbitmq_cluster.NodePorts(free_port(), free_port(), free_port(), free_port()) for _ in range(3)]
+    ports = [rabbitmq_cluster.NodePorts(*(free_port() for _ in range(6))) for _ in range(3)]
     cluster = rabbitmq_cluster.plan(base, ports, free_port())
     try:
         management = rabbitmq_cluster.start(

@@ -6,6 +6,9 @@ alone, then nodes 1 and 2 find it through classic peer discovery and join. Only 
 queue declared, so its replicas are on all three (a quorum queue declared earlier keeps one replica), and
 only then are accounts added: no device can publish before the queue that keeps its readings exists.
 
+Each node also listens for MQTT and AMQP over TLS when given ports for them, with the throw-away CA of
+``vward.mqtt_tls`` (a real deployment mounts its own: deploy/rabbitmq/rabbitmq.conf).
+
 Everything after start goes through the management API (``vward.rabbitmq_admin``), never ``rabbitmqctl``.
 The layout is written to ``cluster.json`` so ``vward down``, a restart or a test finds the same nodes.
 """
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vward import rabbitmq
+from vward.mqtt_tls import TlsFiles, ensure_throwaway_certs, tls_files
 from vward.rabbitmq_admin import Management, ManagementError
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,8 @@ class NodePorts:
     mqtt: int
     http: int
     dist: int
+    mqtts: int = 0  # MQTT over TLS (0: none); a cluster saved before TLS listeners existed has none
+    amqps: int = 0  # AMQP over TLS (0: none)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,19 @@ class Cluster:
     @property
     def mqtt_endpoints(self) -> str:
         return ",".join(f"127.0.0.1:{n.mqtt}" for n in self.nodes)
+
+    @property
+    def mqtts_endpoints(self) -> str:
+        return ",".join(f"127.0.0.1:{n.mqtts}" for n in self.nodes if n.mqtts)
+
+    @property
+    def amqps_endpoints(self) -> str:
+        return ",".join(f"127.0.0.1:{n.amqps}" for n in self.nodes if n.amqps)
+
+    @property
+    def tls(self) -> TlsFiles:
+        """The throw-away CA and the certificate every node's TLS listeners present (``vward.mqtt_tls``)."""
+        return tls_files(self.base / "tls")
 
     @property
     def management_urls(self) -> str:
@@ -122,6 +141,22 @@ def _config(cluster: Cluster, i: int, admin_user: str, admin_password: str) -> s
         "log.file.level = warning",
         "log.console = false",
     ]
+    if ports.mqtts:
+        lines.append(f"mqtt.listeners.ssl.1 = 127.0.0.1:{ports.mqtts}")
+    if ports.amqps:
+        lines.append(f"listeners.ssl.1 = 127.0.0.1:{ports.amqps}")
+    if ports.mqtts or ports.amqps:
+        # Clients authenticate with their passwords, so no client certificate is asked for (as on Mosquitto).
+        tls = cluster.tls
+        lines += [
+            f"ssl_options.cacertfile = {tls.ca}",
+            f"ssl_options.certfile = {tls.cert}",
+            f"ssl_options.keyfile = {tls.key}",
+            "ssl_options.verify = verify_none",
+            "ssl_options.fail_if_no_peer_cert = false",
+            "ssl_options.versions.1 = tlsv1.3",
+            "ssl_options.versions.2 = tlsv1.2",
+        ]
     if i:
         lines += [
             "cluster_formation.peer_discovery_backend = classic_config",
@@ -162,6 +197,8 @@ def _prepare(cluster: Cluster, admin_user: str, admin_password: str) -> None:
     if not cookie.exists():
         cookie.write_text(secrets.token_hex(20).upper())
         cookie.chmod(0o400)
+    if any(n.mqtts or n.amqps for n in cluster.nodes):
+        ensure_throwaway_certs(cluster.base / "tls")
     for i in range(NODES):
         ndir = cluster.node_dir(i)
         (ndir / "log").mkdir(parents=True, exist_ok=True)

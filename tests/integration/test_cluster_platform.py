@@ -67,7 +67,8 @@ def test_vward_up_cluster_runs_the_demo_through_the_cluster_and_down_stops_every
     settings: Settings, state: Path
 ) -> None:
     first = _free_block(_PORT_BLOCK)
-    metrics_port, web_port, mqtt_port = free_port(), free_port(), first + 3  # MQTT: + 3, + 4, + 5
+    # Within the block: MQTT on + 4, + 5, + 6 and MQTT over TLS on + 7, + 8, + 9 (AMQP over TLS is on + 3).
+    metrics_port, web_port, mqtt_port, mqtt_tls_port = free_port(), free_port(), first + 4, first + 7
     db_url = f"postgresql://vward:platform-pw@127.0.0.1:{free_port()}/vward"
     env = {
         **settings_env(settings),
@@ -75,7 +76,7 @@ def test_vward_up_cluster_runs_the_demo_through_the_cluster_and_down_stops_every
         "VWARD_DATABASE_URL": db_url,
         "VWARD_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
         "VWARD_MQTT_PORT": str(mqtt_port),
-        "VWARD_MQTT_TLS_PORT": str(free_port()),
+        "VWARD_MQTT_TLS_PORT": str(mqtt_tls_port),
         "VWARD_LOCAL_CLUSTER_PORT": str(first),
         "VWARD_INGEST_METRICS_PORT": str(metrics_port),
         "VWARD_WEB_PORT": str(web_port),
@@ -88,6 +89,7 @@ def test_vward_up_cluster_runs_the_demo_through_the_cluster_and_down_stops_every
         assert up.returncode == 0, up.stdout + up.stderr
         assert f"Open http://127.0.0.1:{web_port}/" in up.stdout
         assert f"127.0.0.1:{first}" in up.stdout  # the AMQP endpoints it printed are the cluster's
+        assert f"over TLS: MQTT 127.0.0.1:{mqtt_tls_port}," in up.stdout
 
         cluster = rabbitmq_cluster.Cluster.load(state / "rabbitmq")
         assert cluster is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -166,3 +167,34 @@ def test_a_rotated_password_reaches_the_cluster_and_the_old_one_stops_working(
     published.wait_for_publish(30)
     assert published.is_published()
     close(client)
+
+
+def test_devices_and_ingest_reach_the_cluster_over_tls_where_plain_text_gets_no_connack(
+    cluster: EphemeralCluster, rsettings: Settings, clean_db: psycopg.Connection
+) -> None:
+    nodes = cluster.cluster.nodes
+    tls = rsettings.model_copy(
+        update={
+            "mqtt_tls": True,
+            "mqtt_tls_ca_file": cluster.cluster.tls.ca,  # the server's certificate and host name are checked
+            "mqtt_port": nodes[1].mqtts,
+            "mqtt_endpoints": "",
+            "amqp_endpoints": cluster.cluster.amqps_endpoints,
+            "amqp_tls": True,
+        }
+    )
+    kits = admit_on_cluster(clean_db, rsettings, 1)
+    device = _device(tls, str(kits[0]["wearable"]))  # its own account, over TLS
+    with consumer(tls):
+        publish_all(device, numbered_messages(kits, 0, 20))
+        wait_until(lambda: count(clean_db, "SELECT count(*) FROM readings") == 20, "20 readings stored over TLS")
+    close(device)
+
+    with socket.create_connection(("127.0.0.1", nodes[1].mqtts), timeout=10) as sock:
+        # CONNECT, protocol MQTT level 4, clean session, no credentials, keep-alive 30, client id "x".
+        sock.sendall(bytes([0x10, 13, 0, 4, *b"MQTT", 4, 2, 0, 30, 0, 1, *b"x"]))
+        try:
+            answer = sock.recv(16)
+        except OSError:  # reset by the TLS listener
+            answer = b""
+    assert not answer.startswith(b"\x20"), "a plain-text client got a CONNACK from the TLS listener"

@@ -1,7 +1,6 @@
 """deploy/rabbitmq says what the code does: every VWARD_* name is a setting of vward/config.py, the queue
 and binding are the code's, every rabbitmq.conf key exists in RabbitMQ 3.10's schema, and the node
-configuration is the same for systemd, compose and Kubernetes. The settings and vward.rabbitmq come with
-the rabbit-core branch: until it is merged, the tests that need them are skipped."""
+configuration is the same for systemd, compose and Kubernetes."""
 
 from __future__ import annotations
 
@@ -19,9 +18,6 @@ from vward.config import Settings
 RABBITMQ = Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq"
 SCHEMAS = sorted(Path("/usr/lib/rabbitmq/lib").glob("rabbitmq_server-3.10.*/plugins/*/priv/schema/*.schema"))
 NODE_KEY = re.compile(r"^cluster_formation\.classic_config\.nodes\.\d+$")
-needs_core = pytest.mark.skipif(
-    "broker" not in Settings.model_fields, reason="VWARD_BROKER and the AMQP settings come with rabbit-core"
-)
 
 
 def conf_values(text: str) -> dict[str, str]:
@@ -70,7 +66,6 @@ def _env_names(compose: dict[str, Any], k8s: dict[tuple[str, str], dict[str, Any
     return {name for name in names if name.startswith("VWARD_")}
 
 
-@needs_core
 def test_every_vward_name_is_a_setting(compose: dict[str, Any], k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
     known = {f"VWARD_{name.upper()}" for name in Settings.model_fields}
     names = _env_names(compose, k8s)
@@ -78,7 +73,6 @@ def test_every_vward_name_is_a_setting(compose: dict[str, Any], k8s: dict[tuple[
     assert names - known == set(), "not settings in vward/config.py"
 
 
-@needs_core
 def test_the_queue_and_binding_are_the_codes(
     conf: dict[str, str], compose: dict[str, Any], k8s: dict[tuple[str, str], dict[str, Any]]
 ) -> None:
@@ -130,6 +124,12 @@ def test_kubernetes_nodes_are_configured_as_the_others(
     }
     assert config["enabled_plugins"].strip() == (RABBITMQ / "enabled_plugins").read_text().strip()
     assert conf["mqtt.allow_anonymous"] == "false"
+    # Devices and ingest can connect over TLS 1.2 or later, with the certificates mounted where the conf says.
+    assert (conf["mqtt.listeners.ssl.default"], conf["listeners.ssl.default"]) == ("8883", "5671")
+    assert {v for k, v in conf.items() if k.startswith("ssl_options.versions.")} == {"tlsv1.2", "tlsv1.3"}
+    mounts = k8s[("StatefulSet", "vward-mq")]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    tls_dir = {m["mountPath"] for m in mounts if m["name"] == "tls"}
+    assert {str(Path(conf[f"ssl_options.{f}"]).parent) for f in ("cacertfile", "certfile", "keyfile")} == tls_dir
     assert int(conf["raft.wal_max_size_bytes"]) <= 512 * 2**20
     plugins = set(re.findall(r"\w+", (RABBITMQ / "enabled_plugins").read_text()))
     assert {"rabbitmq_mqtt", "rabbitmq_management"} == plugins
@@ -155,7 +155,6 @@ def test_ingest_is_a_deployment_probed_on_its_metrics_port(k8s: dict[tuple[str, 
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
 
 
-@needs_core
 def test_commands_are_real(compose: dict[str, Any], k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
     parses(k8s[("Job", "vward-broker-setup")]["spec"]["template"]["spec"]["containers"][0]["args"])
     parses(k8s[("Deployment", "vward-ingest")]["spec"]["template"]["spec"]["containers"][0]["args"])
