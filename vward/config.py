@@ -77,8 +77,9 @@ class Settings(BaseSettings):
     # broker admin (vward-broker-admin, mqtt_admin_password), as with Mosquitto.
     rabbitmq_management_urls: str = "http://127.0.0.1:55673"
     # `vward up --cluster` (vward.rabbitmq_cluster, local nodes only): node i takes AMQP on this + 10 i, its
-    # management API on this + 1 + 10 i, Erlang distribution on this + 2 + 10 i (rabbitmqctl: this + 28 up
-    # to this + 38), and MQTT on mqtt_port + i. The defaults match amqp_endpoints and the management URL.
+    # management API on this + 1 + 10 i, Erlang distribution on this + 2 + 10 i, AMQP over TLS on
+    # this + 3 + 10 i (rabbitmqctl: this + 28 up to this + 38), MQTT on mqtt_port + i and MQTT over TLS on
+    # mqtt_tls_port + i. The defaults match amqp_endpoints and the management URL.
     local_cluster_port: int = Field(default=55672, ge=1024, le=65490)
     # TLS (vward.mqtt_client): clients encrypt when mqtt_tls is on, trusting mqtt_tls_ca_file (the system's
     # CAs if unset) and presenting mqtt_tls_cert_file/key_file where the broker asks for a client certificate.
