@@ -48,7 +48,7 @@ CLUSTER_PROCESSES: dict[str, list[str]] = {
 _START_TIMEOUT_S = 60.0
 
 
-def start_cluster(settings: Settings) -> Settings:
+def start_cluster(settings: Settings) -> tuple[Settings, rabbitmq_cluster.Cluster]:
     """Starts (or finds running) the local three-node cluster, declares its queue and service accounts
     before any device account exists, and returns the settings that point every process at it."""
     base, first = settings.state_dir.resolve() / "rabbitmq", settings.local_cluster_port
@@ -80,14 +80,7 @@ def start_cluster(settings: Settings) -> Settings:
         }
     )
     provision(management, clustered)
-    return clustered
-
-
-def cluster_tls(settings: Settings) -> str:
-    """Where the local cluster listens over TLS, and the CA that signed its certificate."""
-    cluster = rabbitmq_cluster.Cluster.load(settings.state_dir.resolve() / "rabbitmq")
-    assert cluster is not None
-    return f"MQTT {cluster.mqtts_endpoints or 'none'}; AMQP {cluster.amqps_endpoints}; CA {cluster.tls.ca}"
+    return clustered, cluster
 
 
 def cluster_env(settings: Settings) -> dict[str, str]:
@@ -222,14 +215,16 @@ def up_command(occupancy: float, cluster: bool) -> None:
 
     settings = get_settings()
     start_services(settings, mosquitto=not cluster)
+    local = None
     if cluster:
-        settings = start_cluster(settings)
+        settings, local = start_cluster(settings)
     mode, admitted = prepare_database(settings, occupancy=occupancy)
     ensure_vapid_key(vapid_key_path(settings), rotate=False)
-    if cluster:
+    if local is not None:
         start_processes(settings, env=cluster_env(settings), processes=CLUSTER_PROCESSES)
         click.echo(f"RabbitMQ cluster: MQTT {settings.mqtt_endpoints}; AMQP {settings.amqp_endpoints}")
-        click.echo(f"  over TLS: {cluster_tls(settings)}")
+        tls = f"MQTT {local.mqtts_endpoints or 'none'}; AMQP {local.amqps_endpoints}; CA {local.tls.ca}"
+        click.echo(f"  over TLS: {tls}")
     else:
         start_processes(settings)
     click.echo(f"\nvward is up (readings storage: {mode}; {admitted} new demo patients admitted).")

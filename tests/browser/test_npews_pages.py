@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from alerting.npews import CARER_QUESTION
 from tests.browser.alert_seeds import admit, store
-from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
+from tests.browser.test_ui_browser import SHOTS, server, sign_in
 from vward.config import Settings
 
 __all__ = ["server"]  # the fixture, shared with test_ui_browser
@@ -56,127 +56,112 @@ def card(page: Page, base: str, alert_id: int) -> Locator:
 
 
 def test_the_infant_is_high_and_severe_distress_by_hand_makes_it_an_emergency_calling_999(
-    server: str, clean_db: psycopg.Connection, settings: Settings
+    server: str, clean_db: psycopg.Connection, settings: Settings, browser: Browser
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     infant = admit_child(clean_db, 31, "Infant", date.today() - timedelta(days=120))
     store(clean_db, settings, infant, datetime.now(UTC) - timedelta(minutes=5), **INFANT_12)
     alert_id = open_alert(clean_db, infant)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
-            sign_in(page, server, "nurse.community")
-            high = card(page, server, alert_id)
-            expect(high.locator(".badge")).to_have_text("high")
-            expect(high.locator(f"#why-{alert_id}")).to_contain_text("high: PEWS 12 (9-12)")
-            expect(high).to_contain_text("NPEWS now")
-            expect(page.locator(f"#now-{alert_id}")).to_have_text("12")  # a complete set: no "≥"
-            expect(high).not_to_contain_text("call 999")
-            page.screenshot(path=str(SHOTS / "npews-infant-high-360.png"), full_page=True)
+    page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    sign_in(page, server, "nurse.community")
+    high = card(page, server, alert_id)
+    expect(high.locator(".badge")).to_have_text("high")
+    expect(high.locator(f"#why-{alert_id}")).to_contain_text("high: PEWS 12 (9-12)")
+    expect(high).to_contain_text("NPEWS now")
+    expect(page.locator(f"#now-{alert_id}")).to_have_text("12")  # a complete set: no "≥"
+    expect(high).not_to_contain_text("call 999")
+    page.screenshot(path=str(SHOTS / "npews-infant-high-360.png"), full_page=True)
 
-            page.goto(f"{server}/patients/{infant}")
-            expect(page.locator("#score-applies")).to_contain_text("NPEWS")
-            expect(page.locator("#npews-now")).to_contain_text("12")
-            expect(page.locator("#npews-now")).to_contain_text("high")
+    page.goto(f"{server}/patients/{infant}")
+    expect(page.locator("#score-applies")).to_contain_text("NPEWS")
+    expect(page.locator("#npews-now")).to_contain_text("12")
+    expect(page.locator("#npews-now")).to_contain_text("high")
 
-            enter_by_hand(page, server, infant, selects={"Respiratory distress": "severe"})
-            expect(page.locator("#npews-now")).to_contain_text("16")
-            expect(page.locator("#npews-now")).to_contain_text("emergency")
-            expect(page.locator("#call-999")).to_contain_text("call 999 from the home")
+    enter_by_hand(page, server, infant, selects={"Respiratory distress": "severe"})
+    expect(page.locator("#npews-now")).to_contain_text("16")
+    expect(page.locator("#npews-now")).to_contain_text("emergency")
+    expect(page.locator("#call-999")).to_contain_text("call 999 from the home")
 
-            emergency = card(page, server, alert_id)
-            expect(emergency.locator(".badge")).to_have_text("emergency")
-            expect(emergency.locator(f"#why-{alert_id}")).to_contain_text("emergency: PEWS 16 (13 or more)")
-            expect(emergency).to_contain_text("Emergency: call 999 from the home")
-            page.screenshot(path=str(SHOTS / "npews-infant-emergency-360.png"), full_page=True)
-        finally:
-            browser.close()
+    emergency = card(page, server, alert_id)
+    expect(emergency.locator(".badge")).to_have_text("emergency")
+    expect(emergency.locator(f"#why-{alert_id}")).to_contain_text("emergency: PEWS 16 (13 or more)")
+    expect(emergency).to_contain_text("Emergency: call 999 from the home")
+    page.screenshot(path=str(SHOTS / "npews-infant-emergency-360.png"), full_page=True)
 
 
 def test_a_carers_w_awaits_a_clinicians_grade_and_grading_sets_the_level(
-    server: str, clean_db: psycopg.Connection, settings: Settings
+    server: str, clean_db: psycopg.Connection, settings: Settings, browser: Browser
 ) -> None:
     child = admit_child(clean_db, 32, "Carer", date.today() - timedelta(days=365 * 3))
     store(clean_db, settings, child, datetime.now(UTC) - timedelta(minutes=5), rr=28, hr=110, spo2=98)
     assert clean_db.execute("SELECT count(*) FROM alerts").fetchone() == (0,)  # normal for a 3-year-old
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-            sign_in(page, server, "nurse.community")
-            enter_by_hand(page, server, child, selects={CARER_QUESTION: "W"})
-            alert_id = open_alert(clean_db, child)
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    sign_in(page, server, "nurse.community")
+    enter_by_hand(page, server, child, selects={CARER_QUESTION: "W"})
+    alert_id = open_alert(clean_db, child)
 
-            waiting = card(page, server, alert_id)
-            expect(waiting.locator(".awaiting-grade")).to_have_text("a clinician must grade this alert")
-            expect(waiting.locator(f"#why-{alert_id}")).to_contain_text(
-                "the carer says the child is worse (W): a clinician must choose the level"
-            )
-            page.screenshot(path=str(SHOTS / "npews-carer-w-390.png"), full_page=True)
+    waiting = card(page, server, alert_id)
+    expect(waiting.locator(".awaiting-grade")).to_have_text("a clinician must grade this alert")
+    expect(waiting.locator(f"#why-{alert_id}")).to_contain_text(
+        "the carer says the child is worse (W): a clinician must choose the level"
+    )
+    page.screenshot(path=str(SHOTS / "npews-carer-w-390.png"), full_page=True)
 
-            waiting.locator("summary").click()
-            waiting.get_by_label("Grade").select_option("high")
-            with page.expect_navigation(url=f"{server}/"):
-                waiting.get_by_role("button", name="Set level").click()
+    waiting.locator("summary").click()
+    waiting.get_by_label("Grade").select_option("high")
+    with page.expect_navigation(url=f"{server}/"):
+        waiting.get_by_role("button", name="Set level").click()
 
-            graded = page.locator(f"#alert-{alert_id}")
-            expect(graded.locator(".badge")).to_have_text("high")
-            expect(graded.locator(f"#why-{alert_id}")).to_contain_text("graded high by a clinician")
-            expect(graded.locator(".awaiting-grade")).to_have_count(0)
-        finally:
-            browser.close()
+    graded = page.locator(f"#alert-{alert_id}")
+    expect(graded.locator(".badge")).to_have_text("high")
+    expect(graded.locator(f"#why-{alert_id}")).to_contain_text("graded high by a clinician")
+    expect(graded.locator(".awaiting-grade")).to_have_count(0)
     graded_by = clean_db.execute("SELECT graded_by IS NOT NULL, awaiting_grade, risk FROM alerts").fetchall()
     assert graded_by == [(True, False, "high")]
 
 
 def test_a_palliative_childs_alert_shows_the_plan_first_and_offers_no_hospital_transfer(
-    server: str, clean_db: psycopg.Connection, settings: Settings
+    server: str, clean_db: psycopg.Connection, settings: Settings, browser: Browser
 ) -> None:
     child = admit_child(clean_db, 33, "Comfort", date.today() - timedelta(days=100))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
-            sign_in(page, server, "nurse.community")
-            page.goto(f"{server}/patients/{child}/escalation-plan")
-            form = page.locator("#plan-form")
-            form.get_by_label("Plan").fill(PLAN)
-            form.get_by_label("Reason").fill("Children's palliative care plan agreed with the family")
-            form.get_by_label("Transfer to hospital").select_option("false")
-            form.get_by_label("Review by").fill((date.today() + timedelta(days=14)).isoformat())
-            with page.expect_navigation(url=f"{server}/patients/{child}"):
-                form.get_by_role("button", name="Record plan").click()
-            expect(page.locator("#escalation-plan")).to_contain_text(PLAN)
+    page = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
+    sign_in(page, server, "nurse.community")
+    page.goto(f"{server}/patients/{child}/escalation-plan")
+    form = page.locator("#plan-form")
+    form.get_by_label("Plan").fill(PLAN)
+    form.get_by_label("Reason").fill("Children's palliative care plan agreed with the family")
+    form.get_by_label("Transfer to hospital").select_option("false")
+    form.get_by_label("Review by").fill((date.today() + timedelta(days=14)).isoformat())
+    with page.expect_navigation(url=f"{server}/patients/{child}"):
+        form.get_by_role("button", name="Record plan").click()
+    expect(page.locator("#escalation-plan")).to_contain_text(PLAN)
 
-            at = datetime.now(UTC) - timedelta(minutes=5)
-            store(clean_db, settings, child, at, **{**INFANT_12, "resp_distress": "severe"})  # 16: emergency
-            alert_id = open_alert(clean_db, child)
-            item = card(page, server, alert_id)
-            plan = item.locator(f"#plan-{alert_id}")
-            expect(plan).to_contain_text(PLAN)
-            expect(plan).to_contain_text("no transfer to hospital")
-            expect(item.locator(".badge")).to_have_text("emergency")  # still scored, nothing hidden
-            expect(item.locator(f"#why-{alert_id}")).to_contain_text("PEWS 16")
-            first = page.evaluate(
-                "([a, b]) => Boolean(document.getElementById(a).compareDocumentPosition("
-                "document.getElementById(b)) & Node.DOCUMENT_POSITION_FOLLOWING)",
-                [f"plan-{alert_id}", f"why-{alert_id}"],
-            )
-            assert first, "the plan comes before the score and the reason on the card"
-            expect(item).not_to_contain_text("call 999")
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    store(clean_db, settings, child, at, **{**INFANT_12, "resp_distress": "severe"})  # 16: emergency
+    alert_id = open_alert(clean_db, child)
+    item = card(page, server, alert_id)
+    plan = item.locator(f"#plan-{alert_id}")
+    expect(plan).to_contain_text(PLAN)
+    expect(plan).to_contain_text("no transfer to hospital")
+    expect(item.locator(".badge")).to_have_text("emergency")  # still scored, nothing hidden
+    expect(item.locator(f"#why-{alert_id}")).to_contain_text("PEWS 16")
+    first = page.evaluate(
+        "([a, b]) => Boolean(document.getElementById(a).compareDocumentPosition("
+        "document.getElementById(b)) & Node.DOCUMENT_POSITION_FOLLOWING)",
+        [f"plan-{alert_id}", f"why-{alert_id}"],
+    )
+    assert first, "the plan comes before the score and the reason on the card"
+    expect(item).not_to_contain_text("call 999")
 
-            item.locator("summary").click()
-            with page.expect_navigation(url=f"{server}/"):
-                item.get_by_role("button", name="Acknowledge").click()
-            acknowledged = page.locator(f"#alert-{alert_id}")
-            acknowledged.locator("summary").click()
-            responses = acknowledged.get_by_label("Response").locator("option")
-            expect(responses).to_have_text(["Phone", "Video", "Home visit"])
-            page.screenshot(path=str(SHOTS / "npews-palliative-plan-1024.png"), full_page=True)
+    item.locator("summary").click()
+    with page.expect_navigation(url=f"{server}/"):
+        item.get_by_role("button", name="Acknowledge").click()
+    acknowledged = page.locator(f"#alert-{alert_id}")
+    acknowledged.locator("summary").click()
+    responses = acknowledged.get_by_label("Response").locator("option")
+    expect(responses).to_have_text(["Phone", "Video", "Home visit"])
+    page.screenshot(path=str(SHOTS / "npews-palliative-plan-1024.png"), full_page=True)
 
-            page.goto(f"{server}/patients/{child}")
-            expect(page.locator("#call-999")).to_contain_text("follow the escalation plan")
-            expect(page.locator("#call-999")).not_to_contain_text("call 999 from the home")
-        finally:
-            browser.close()
+    page.goto(f"{server}/patients/{child}")
+    expect(page.locator("#call-999")).to_contain_text("follow the escalation plan")
+    expect(page.locator("#call-999")).not_to_contain_text("call 999 from the home")

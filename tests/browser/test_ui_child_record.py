@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.browser.alert_seeds import admit, store
-from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
+from tests.browser.test_ui_browser import SHOTS, server, sign_in
 from tests.browser.test_ui_widths import measure
 from vward.config import Settings
 
@@ -18,7 +18,7 @@ __all__ = ["server"]
 
 
 def test_a_childs_npews_table_has_one_row_per_observation_set(
-    server: str, clean_db: psycopg.Connection, settings: Settings
+    server: str, clean_db: psycopg.Connection, settings: Settings, browser: Browser
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
@@ -32,38 +32,33 @@ def test_a_childs_npews_table_has_one_row_per_observation_set(
         (child,),
     ).fetchall()
     assert sets == [(0, None), (0, None), (1, 1)]  # scored as a child, by the real reading path
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
-            sign_in(page, server, "nurse.community")
-            page.goto(f"{server}/patients/{child}")
-            table = page.locator("#npews-table")
-            expect(table.locator("thead")).to_contain_text("NPEWS")
-            expect(table.locator("caption")).to_contain_text("One row per observation set")
-            rows = table.locator("tbody tr")
-            expect(rows).to_have_count(2)  # three device readings, two observation sets
-            newest, older = rows.nth(0), rows.nth(1)
-            distress = newest.locator("td").nth(3)
-            expect(distress).to_have_text("mild")
-            assert distress.get_attribute("class") == "s1"  # its sub-score colours it
-            expect(newest.locator("td").nth(2)).to_have_text("30")  # the set still holds the oximeter's RR
-            expect(newest.locator("td").nth(1)).to_contain_text("1*")  # total, incomplete (no BP yet)
-            expect(newest.locator("td").nth(1)).to_contain_text("escalation level low")
-            expect(older.locator("td").nth(6)).to_have_text("121")  # the set as of its newest reading
-            readings = older.locator("details")
-            expect(readings.locator("ul.readings li")).to_have_count(2)
-            expect(readings.locator("ul.readings")).not_to_be_visible()  # behind the disclosure
-            readings.locator("summary").click()
-            expect(readings.locator("ul.readings li")).to_have_text(
-                [
-                    f"{(now - timedelta(minutes=29)).strftime('%d %b %H:%M')} wr-{child:06d}: hr 121",
-                    f"{(now - timedelta(minutes=30)).strftime('%d %b %H:%M')} ox-child: rr 30, spo2 97, hr 120",
-                ]
-            )
-            page.screenshot(path=str(SHOTS / "patient-record-child-360.png"), full_page=True)
-            problems: list[str] = []
-            measure(page, server, f"/patients/{child}", (360, 740), problems)  # width, tap targets, axe
-            assert not problems, "\n".join(problems)
-        finally:
-            browser.close()
+    page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    sign_in(page, server, "nurse.community")
+    page.goto(f"{server}/patients/{child}")
+    table = page.locator("#npews-table")
+    expect(table.locator("thead")).to_contain_text("NPEWS")
+    expect(table.locator("caption")).to_contain_text("One row per observation set")
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)  # three device readings, two observation sets
+    newest, older = rows.nth(0), rows.nth(1)
+    distress = newest.locator("td").nth(3)
+    expect(distress).to_have_text("mild")
+    assert distress.get_attribute("class") == "s1"  # its sub-score colours it
+    expect(newest.locator("td").nth(2)).to_have_text("30")  # the set still holds the oximeter's RR
+    expect(newest.locator("td").nth(1)).to_contain_text("1*")  # total, incomplete (no BP yet)
+    expect(newest.locator("td").nth(1)).to_contain_text("escalation level low")
+    expect(older.locator("td").nth(6)).to_have_text("121")  # the set as of its newest reading
+    readings = older.locator("details")
+    expect(readings.locator("ul.readings li")).to_have_count(2)
+    expect(readings.locator("ul.readings")).not_to_be_visible()  # behind the disclosure
+    readings.locator("summary").click()
+    expect(readings.locator("ul.readings li")).to_have_text(
+        [
+            f"{(now - timedelta(minutes=29)).strftime('%d %b %H:%M')} wr-{child:06d}: hr 121",
+            f"{(now - timedelta(minutes=30)).strftime('%d %b %H:%M')} ox-child: rr 30, spo2 97, hr 120",
+        ]
+    )
+    page.screenshot(path=str(SHOTS / "patient-record-child-360.png"), full_page=True)
+    problems: list[str] = []
+    measure(page, server, f"/patients/{child}", (360, 740), problems)  # width, tap targets, axe
+    assert not problems, "\n".join(problems)

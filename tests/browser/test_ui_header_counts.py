@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import psycopg
 import redis
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from alerting.actions import apply_action
 from alerting.outbox import publish_pending
 from tests.browser.alert_seeds import seed_news2, seed_single_parameter
-from tests.browser.test_ui_browser import ARGS, SHOTS, server, sign_in
+from tests.browser.test_ui_browser import SHOTS, server, sign_in
 from vward.config import Settings
 
 __all__ = ["server"]
@@ -41,7 +41,7 @@ def header_says(page: Page, *words: str) -> None:
 
 
 def test_header_counts_by_band_on_every_page_change_without_a_reload(
-    server: str, clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis
+    server: str, clean_db: psycopg.Connection, settings: Settings, redis_client: redis.Redis, browser: Browser
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
@@ -49,39 +49,34 @@ def test_header_counts_by_band_on_every_page_change_without_a_reload(
     low_medium = seed_single_parameter(clean_db, settings, now)
     high_alert = clean_db.execute("SELECT id FROM alerts WHERE admission_id = %s", (high,)).fetchone()
     assert high_alert is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 360, "height": 740})
-            queue = context.new_page()
-            sign_in(queue, server, "nurse.community")
-            header_says(queue, "1 high", "1 low-medium", "2 to acknowledge")
-            assert queue.title().startswith("(1 high, 1 low-medium) Alerts")
-            expect(queue.locator("#live-status")).to_have_text("Live")
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    queue = context.new_page()
+    sign_in(queue, server, "nurse.community")
+    header_says(queue, "1 high", "1 low-medium", "2 to acknowledge")
+    assert queue.title().startswith("(1 high, 1 low-medium) Alerts")
+    expect(queue.locator("#live-status")).to_have_text("Live")
 
-            record = context.new_page()
-            record.clock.install()
-            record.goto(f"{server}/patients/{low_medium}")
-            header_says(record, "1 high", "1 low-medium", "2 to acknowledge")
-            assert record.title().startswith("(1 high, 1 low-medium) Vik Single")
-            assert record.evaluate("document.documentElement.scrollWidth") <= 360  # compact at 360 px
-            record.screenshot(path=str(SHOTS / "header-counts-patient-360.png"))
-            for page in (queue, record):
-                page.evaluate("document.body.dataset.loadedOnce = 'yes'")  # gone if the page reloads
+    record = context.new_page()
+    record.clock.install()
+    record.goto(f"{server}/patients/{low_medium}")
+    header_says(record, "1 high", "1 low-medium", "2 to acknowledge")
+    assert record.title().startswith("(1 high, 1 low-medium) Vik Single")
+    assert record.evaluate("document.documentElement.scrollWidth") <= 360  # compact at 360 px
+    record.screenshot(path=str(SHOTS / "header-counts-patient-360.png"))
+    for page in (queue, record):
+        page.evaluate("document.body.dataset.loadedOnce = 'yes'")  # gone if the page reloads
 
-            act(clean_db, redis_client, settings, high_alert[0], "acknowledge")
-            header_says(queue, "1 high", "1 low-medium", "1 to acknowledge")  # through the alert stream
-            record.clock.fast_forward(20_000)  # past the record's poll
-            header_says(record, "1 high", "1 low-medium", "1 to acknowledge")
+    act(clean_db, redis_client, settings, high_alert[0], "acknowledge")
+    header_says(queue, "1 high", "1 low-medium", "1 to acknowledge")  # through the alert stream
+    record.clock.fast_forward(20_000)  # past the record's poll
+    header_says(record, "1 high", "1 low-medium", "1 to acknowledge")
 
-            act(clean_db, redis_client, settings, high_alert[0], "respond", "resolve")
-            for page in (queue, record):
-                if page is record:
-                    record.clock.fast_forward(20_000)
-                header_says(page, "1 low-medium", "1 to acknowledge")
-                expect(page.locator("#alert-counts")).not_to_contain_text("high")
-                assert page.title().startswith("(1 low-medium) ")
-                assert page.evaluate("document.body.dataset.loadedOnce") == "yes"
-            queue.screenshot(path=str(SHOTS / "header-counts-queue-360.png"))
-        finally:
-            browser.close()
+    act(clean_db, redis_client, settings, high_alert[0], "respond", "resolve")
+    for page in (queue, record):
+        if page is record:
+            record.clock.fast_forward(20_000)
+        header_says(page, "1 low-medium", "1 to acknowledge")
+        expect(page.locator("#alert-counts")).not_to_contain_text("high")
+        assert page.title().startswith("(1 low-medium) ")
+        assert page.evaluate("document.body.dataset.loadedOnce") == "yes"
+    queue.screenshot(path=str(SHOTS / "header-counts-queue-360.png"))
